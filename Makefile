@@ -1,0 +1,55 @@
+# Paddock: the two entry points are `make serve` and `make test` (see README.md).
+# Both install what they need (apt-get, only when missing), build, and run.
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+BUILD ?= build/release
+TBUILD ?= build/test
+FBUILD ?= build/fuzz
+CMAKE_COMMON := -DPADDOCK_CUDA=$(or $(PADDOCK_CUDA),OFF)
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps deps-test build build-test serve test unit integration fuzz bench fmt clean
+
+all: build
+
+deps:
+	@tools/install_deps.sh
+
+deps-test:
+	@tools/install_deps.sh --test
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DPADDOCK_TESTS=OFF $(CMAKE_COMMON) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target paddock
+
+build-test: deps-test
+	@cmake -S . -B $(TBUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPADDOCK_SANITIZE=ON -DPADDOCK_WERROR=ON \
+	  -DPADDOCK_BENCH=OFF $(CMAKE_COMMON) >/dev/null
+	@cmake --build $(TBUILD) -j $(JOBS)
+
+serve: build
+	@tools/serve.sh $(BUILD)/src/cli/paddock
+
+test: build-test
+	@cd $(TBUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+	@$(MAKE) --no-print-directory fuzz
+
+unit: build-test
+	@cd $(TBUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+
+fuzz: deps-test
+	@CC=clang CXX=clang++ cmake -S . -B $(FBUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPADDOCK_FUZZ=ON \
+	  -DPADDOCK_TESTS=OFF -DPADDOCK_BENCH=OFF $(CMAKE_COMMON) >/dev/null
+	@cmake --build $(FBUILD) -j $(JOBS) --target fuzz_all
+	@tests/fuzz/run.sh $(FBUILD)/tests/fuzz $(FUZZ_SECONDS)
+
+bench: build
+	@cmake -S . -B $(BUILD) -DPADDOCK_BENCH=ON >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	@bench/run.sh $(BUILD)
+
+fmt:
+	@git ls-files '*.cpp' '*.h' '*.cu' '*.cuh' | xargs -r clang-format -i
+
+clean:
+	rm -rf build
