@@ -5,8 +5,12 @@
 //   - ggml's own GGUF reader and writer (libggml-base.so, driven by tools/gguf_oracle_ggml.c),
 //   - node-llama-cpp's GGUF parser (readGgufFileInfo) and llama.cpp's model loader (loadModel),
 //     which also tokenizes and runs a few greedy steps on the tiny models.
-// Run (needs gcc, node 20 and a built `paddock`):
-//   cmake --build build/dev --target paddock && node tools/gguf_oracle.mjs build/dev/src/cli/paddock
+//   - ggml's verdict (accepted / rejected) on each file of our corrupt-GGUF catalogue
+//     (tests/unit/gguf/malformed_test.cpp, which writes them when PADDOCK_GGUF_CASES_DIR is set),
+//     recorded in ggml_verdicts.json.
+// Run (needs gcc, node 20, and `paddock` and `gguf_test` built):
+//   cmake --build build/dev --target paddock gguf_test &&
+//   node tools/gguf_oracle.mjs build/dev/src/cli/paddock build/dev/tests/unit/gguf/gguf_test
 // The C++ test tests/unit/gguf/oracle_test.cpp regenerates each file with our writer from the
 // recorded spec, checks its sha256 equals the one llama.cpp saw, and compares our reader's view
 // with ggml's. No oracle is needed to run the tests.
@@ -25,6 +29,7 @@ const nlcVersion = JSON.parse(fs.readFileSync(path.join(nlcDir, "package.json"))
 const llamaCppRelease = JSON.parse(fs.readFileSync(path.join(bins, "_nlcBuildMetadata.json"))).buildOptions.llamaCpp.release;
 
 const paddock = path.resolve(process.argv[2] ?? path.join(root, "build/dev/src/cli/paddock"));
+const ggufTest = path.resolve(process.argv[3] ?? path.join(root, "build/dev/tests/unit/gguf/gguf_test"));
 const fixtures = path.join(root, "tests/fixtures/gguf");
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "gguf-oracle-"));
 const ggmlTool = path.join(tmp, "gguf_oracle_ggml");
@@ -110,6 +115,19 @@ const header = {oracle: `llama.cpp ${llamaCppRelease} via node-llama-cpp@${nlcVe
 const ggmlWritten = `{"file": "ggml_written.gguf", "sha256": "${sha256(written)}", "ggml_read": ${ggmlRead(written)}}`;
 fs.writeFileSync(path.join(fixtures, "oracle.json"),
                  `{"header": ${JSON.stringify(header)},\n"cases": [\n${parts.join(",\n")}\n],\n"ggml_written": ${ggmlWritten}\n}\n`);
+// The corrupt catalogue: what does llama.cpp's reader say about each file?
+const casesDir = path.join(tmp, "cases");
+fs.mkdirSync(casesDir);
+execFileSync(ggufTest, ["--gtest_filter=GgufMalformed.*-GgufMalformed.GgmlVerdictsCoverTheCatalogue"], {env: {...process.env, PADDOCK_GGUF_CASES_DIR: casesDir},
+                                                             stdio: ["ignore", "ignore", "inherit"]});
+const verdicts = {};
+for (const f of fs.readdirSync(casesDir).sort()) {
+  let ok = true;
+  try { execFileSync(ggmlTool, ["read", path.join(casesDir, f)], {stdio: "ignore"}); } catch { ok = false; }
+  verdicts[f.replace(/\.gguf$/, "")] = ok ? "accepted" : "rejected";
+}
+fs.writeFileSync(path.join(fixtures, "ggml_verdicts.json"), JSON.stringify(verdicts, null, 1) + "\n");
+console.error(`ggml verdicts: ${Object.keys(verdicts).length} files`);
 fs.rmSync(tmp, {recursive: true, force: true});
 console.error("wrote tests/fixtures/gguf/oracle.json and ggml_written.gguf");
 process.exit(0);

@@ -1,6 +1,7 @@
 // The hardened GGUF parser: a bounded cursor over the file's bytes that knows how many remain,
 // checked arithmetic for every size, and validation before any allocation. Every error names
 // the field and its byte offset: `gguf: tensor 3 ("blk.0.attn_q.weight") offset 1234: ...`.
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <limits>
@@ -17,6 +18,7 @@ namespace {
 constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as a little-endian u32
 constexpr uint32_t kNumValueTypes = 13;
 constexpr uint32_t kMaxDims = 4;
+constexpr uint32_t kHardMaxArrayDepth = 64;  // recursion bound whatever Limits says
 // Smallest possible encodings, used to bound counts by the bytes remaining.
 constexpr uint64_t kMinKvBytes = 8 + 1 + 4 + 1;             // key length, 1-byte key, type, u8 value
 constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;  // name length, n_dims, 1 dim, type, offset
@@ -156,7 +158,7 @@ Status Parser::read_value(ValueType t, Value* v, uint32_t depth) {
       RETURN_IF_ERROR(read(&et, "array element type"));
       if (!valid_value_type(et)) return fail(at, "array element type {} is not a GGUF value type (0..12)", et);
       v->elem_type = static_cast<ValueType>(et);
-      if (v->elem_type == ValueType::kArray && depth + 1 >= limits_.max_array_depth)
+      if (v->elem_type == ValueType::kArray && depth + 1 >= std::min(limits_.max_array_depth, kHardMaxArrayDepth))
         return fail(at, "arrays nested deeper than the limit of {} levels", limits_.max_array_depth);
       uint64_t count_at = pos_;
       uint64_t n = 0;

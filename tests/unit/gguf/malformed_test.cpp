@@ -2,14 +2,21 @@
 // each file is built byte by byte and must give one kCorrupt error naming the field and offset.
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <fstream>
 #include <limits>
 #include <random>
+#include <set>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "gguf/gguf.h"
 #include "raw_builder.h"
+#include "util/fs.h"
+#include "util/sha256.h"
 
 namespace paddock::gguf {
 namespace {
@@ -20,7 +27,40 @@ using ::testing::HasSubstr;
 constexpr uint32_t kF32 = 0, kQ8_0 = 8, kF64 = 28;
 constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
 
-// Asserts that parsing fails with kCorrupt and a message holding every fragment.
+// What ggml's own reader made of each catalogue file (tools/gguf_oracle.mjs runs this test with
+// PADDOCK_GGUF_CASES_DIR set to collect the files, then ggml on each): sha256 -> verdict.
+const nlohmann::json& ggml_verdicts() {
+  static const nlohmann::json v = [] {
+    std::ifstream in(std::string(PADDOCK_SOURCE_DIR) + "/tests/fixtures/gguf/ggml_verdicts.json");
+    return in.good() ? nlohmann::json::parse(in) : nlohmann::json::object();
+  }();
+  return v;
+}
+
+// Files we reject that ggml accepts: our documented, stricter policies (see gguf.h), and one
+// llama.cpp weakness.
+const std::set<std::string> kStricterThanGgml = {
+    // ggml (node-llama-cpp 3.21.1's build) accepts a 2^32 x 2^32 f32 tensor: 2^64 elements, its
+    // byte size wraps to 0. The {INT32_MAX x4} case of the same test is rejected by both.
+    "ElementCountOverflow",
+    "BoolNotZeroOrOne",   // ggml reads any non-zero byte as true
+    "NDimsOutOfRange",    // ggml accepts n_dims == 0 (a scalar)
+    "ZeroDimension",      // ggml accepts ne[0] == 0 (an empty tensor)
+    "KeyWithNul",         // ggml keeps the key with its NUL
+    "KeyNotUtf8",         // ggml does not check key encoding
+    "TensorNameWithNul",  // ggml would truncate the name at the NUL
+};
+
+bool default_limits(const Limits& l) {
+  Limits d;
+  return l.max_string_len == d.max_string_len && l.max_array_len == d.max_array_len &&
+         l.max_tensors == d.max_tensors && l.max_kv == d.max_kv && l.max_array_depth == d.max_array_depth &&
+         l.max_tensor_name == d.max_tensor_name && l.max_key_len == d.max_key_len &&
+         l.max_metadata_bytes == d.max_metadata_bytes;
+}
+
+// Asserts that parsing fails with kCorrupt and a message holding every fragment, and that
+// llama.cpp's reader rejects the same bytes too (or the case is a documented stricter policy).
 void expect_corrupt(std::span<const uint8_t> bytes, std::initializer_list<std::string> fragments,
                     const Limits& limits = {}) {
   auto r = File::parse(bytes, limits);
@@ -28,6 +68,19 @@ void expect_corrupt(std::span<const uint8_t> bytes, std::initializer_list<std::s
   EXPECT_EQ(r.error().code(), ErrorCode::kCorrupt);
   EXPECT_THAT(r.error().message(), HasSubstr("gguf: "));
   for (const auto& f : fragments) EXPECT_THAT(r.error().message(), HasSubstr(f));
+  if (!default_limits(limits)) return;  // only corrupt under our tightened limits
+  std::string sha = sha256_hex(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  if (const char* dir = std::getenv("PADDOCK_GGUF_CASES_DIR")) {
+    std::string contents(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    ASSERT_TRUE(atomic_write_file(std::string(dir) + "/" + sha + ".gguf", contents).ok());
+    return;
+  }
+  auto it = ggml_verdicts().find(sha);
+  // Every catalogue file must have been shown to ggml, so the comparison is never skipped.
+  ASSERT_NE(it, ggml_verdicts().end()) << test << ": file not in ggml_verdicts.json; rerun tools/gguf_oracle.mjs";
+  if (*it == "accepted") EXPECT_TRUE(kStricterThanGgml.count(test)) << test << ": ggml accepts this file";
+  else EXPECT_EQ(*it, "rejected");
 }
 
 // A valid file: two kvs and two tensors ("a": f32 4x2 = 32 bytes at 0, "b": q8_0 32 = 34 bytes
@@ -419,6 +472,13 @@ TEST(GgufMalformed, RandomMutationsFailCleanly) {
     }
   }
   EXPECT_GT(failures, 100);
+}
+
+TEST(GgufMalformed, GgmlVerdictsCoverTheCatalogue) {
+  ASSERT_GE(ggml_verdicts().size(), 40u);
+  size_t rejected = 0;
+  for (const auto& [sha, verdict] : ggml_verdicts().items()) rejected += verdict == "rejected";
+  EXPECT_GE(rejected, ggml_verdicts().size() - 8);
 }
 
 TEST(GgufMalformed, OpenReportsPathAndIoErrors) {
