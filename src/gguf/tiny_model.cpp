@@ -58,10 +58,13 @@ TinyVocab tiny_vocab() {
   add("</s>", 0.0f, 3);
   for (int b = 0; b < 256; ++b) add(fmt::format("<0x{:02X}>", b), 0.0f, 6);
   // Normal pieces, most preferred first ("▁" is U+2581, SentencePiece's space marker).
-  const char* words[] = {"▁the", "▁a",   "▁hello", "▁world", "▁is",  "▁of",  "▁and", "▁to",  "▁in",
-                         "▁it",  "▁I",   "▁you",   "▁that",  "▁Paddock", "▁model", "▁test", "he",  "ll",
-                         "lo",   "or",   "ld",     "er",     "in",   "on",   "an",   "th",   "es",
-                         "▁t",   "▁h",   "▁w",     "▁s",     "▁m",   "▁p",   "▁o",   "▁i"};
+  // Whole words come with the intermediate pieces SentencePiece-style merging needs to reach them
+  // ("▁h"+"e" -> "▁he", "ll"+"o" -> "llo", "▁he"+"llo" -> "▁hello").
+  const char* words[] = {"▁hello", "▁world", "▁the",  "▁Paddock", "▁model", "▁test", "▁is",  "▁of",   "▁and",
+                         "▁to",    "▁in",    "▁it",   "▁a",       "▁I",     "▁he",   "llo",  "▁wor",  "▁th",
+                         "▁Pa",    "dd",     "ock",   "▁Padd",    "▁mo",    "del",   "▁te",  "st",    "he",
+                         "ll",     "lo",     "or",    "ld",       "er",     "in",    "on",   "an",    "th",
+                         "es",     "▁t",     "▁h",    "▁w",       "▁s",     "▁m",    "▁p",   "▁o",    "▁i"};
   float score = -1.0f;
   for (const char* w : words) add(w, score -= 0.25f, 1);
   std::string singles = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?;:'\"()-";
