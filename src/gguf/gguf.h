@@ -76,14 +76,18 @@ struct Limits {
 //  - versions 2 and 3 are read (identical little-endian layout); v1 and big-endian files are
 //    rejected. The writer emits v3 unless asked for v2.
 //  - every dimension must be >= 1 (ggml divides by ne[1..3]; we also reject ne[0] == 0).
-//  - nested arrays are read up to Limits::max_array_depth levels.
-//  - bool values must be 0 or 1; keys must be non-empty valid UTF-8 without NUL; tensor names
-//    must not contain NUL.
+//  - nested arrays (allowed by the spec) are read up to Limits::max_array_depth levels; note that
+//    llama.cpp itself rejects them, so files meant for it should not use them.
+//  - stricter than ggml (tests/fixtures/gguf/ggml_verdicts.json records where): bool values must
+//    be 0 or 1; keys must be non-empty valid UTF-8 without NUL; tensor names must not contain
+//    NUL; n_dims 1..4; every ne >= 1; the element count and byte size must not overflow (ggml
+//    accepts a 2^32 x 2^32 f32 tensor whose size wraps to 0).
 //  - each tensor's offset must equal the running offset (previous offsets + sizes, each padded to
 //    the alignment), as llama.cpp requires; data must lie inside the file. The padding after the
 //    last tensor may be absent. Bytes after the data section are ignored (trailing_bytes() says
 //    how many).
 
+// A parsed file. Immutable once made, so any number of threads may read it at once.
 class File {
  public:
   // Maps and parses a file.
