@@ -1,6 +1,7 @@
 // Writer -> reader round trips: every metadata type (edge values, empty and nested arrays) in v2
 // and v3, tensor data and layout, custom alignment, atomic streaming writes, typed accessors,
 // and a byte-exact comparison of the writer's layout with a hand-built file.
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -314,6 +315,34 @@ TEST(GgufAccessors, ConvertOnlyWhenTheValueFits) {
   EXPECT_FALSE(f->get_int_array("sa").ok());
   EXPECT_EQ(f->find("nope"), nullptr);
   EXPECT_EQ(f->tensor("nope"), nullptr);
+}
+
+// A vocabulary-sized file (150k tokens, scores, types, 100k merges) parses quickly and within
+// the default metadata budget.
+TEST(GgufWriter, VocabularySizedMetadata) {
+  std::vector<std::string> tokens, merges;
+  std::vector<float> scores;
+  std::vector<int32_t> types;
+  for (int k = 0; k < 150000; ++k) {
+    tokens.push_back(fmt::format("tok{}", k));
+    scores.push_back(-static_cast<float>(k));
+    types.push_back(1);
+  }
+  for (int k = 0; k < 100000; ++k) merges.push_back(fmt::format("a{} b{}", k, k));
+  Writer w;
+  w.set("tokenizer.ggml.tokens", Value::str_array(tokens));
+  w.set("tokenizer.ggml.scores", Value::f32_array(scores));
+  w.set("tokenizer.ggml.token_type", Value::i32_array(types));
+  w.set("tokenizer.ggml.merges", Value::str_array(merges));
+  std::string bytes = *w.serialize();
+  auto t0 = std::chrono::steady_clock::now();
+  auto f = File::parse(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(f.ok()) << f.error().message();
+  EXPECT_LT(elapsed, std::chrono::seconds(5));
+  EXPECT_EQ(*f->get_string_array("tokenizer.ggml.tokens"), tokens);
+  EXPECT_EQ(*f->get_float_array("tokenizer.ggml.scores"), scores);
+  EXPECT_EQ(f->find("tokenizer.ggml.merges")->arr.back().s, "a99999 b99999");
 }
 
 TEST(GgufTiny, DeterministicAndValidated) {
