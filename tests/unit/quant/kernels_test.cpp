@@ -188,6 +188,29 @@ TEST_P(Kernels, StridedRowsAndOddCounts) {
   }
 }
 
+TEST_P(Kernels, ArbitraryBytesAreSafe) {
+  // Weight bytes straight from a (possibly hostile) file: every bit pattern, NaN/inf scales
+  // included, must dequantize and dot without traps or sanitizer reports at every level.
+  const Type t = GetParam();
+  const int64_t k = 512, n_rows = 8;
+  std::mt19937 rng(77);
+  std::vector<uint8_t> w(*row_size(t, k) * n_rows);
+  for (auto& b : w) b = static_cast<uint8_t>(rng());
+  std::vector<float> deq(static_cast<size_t>(k));
+  for (int64_t r = 0; r < n_rows; ++r) dequantize_row(t, w.data() + r * *row_size(t, k), deq.data(), k);
+  std::vector<float> x = gaussian(k, rng);
+  x[3] = NAN;
+  x[9] = INFINITY;
+  for (const char* level : {"scalar", "avx2", "avx512"}) {
+    if (!set_simd_level_for_testing(level)) continue;
+    std::vector<uint8_t> act(act_row_size(t, k));
+    quantize_act_row(t, x.data(), act.data(), k);
+    std::vector<float> out(static_cast<size_t>(n_rows));
+    dot_rows(t, w.data(), *row_size(t, k), n_rows, act.data(), k, out.data());
+    dot_rows_multi(t, w.data(), *row_size(t, k), n_rows, act.data(), 0, 2, k, out.data(), 0);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Types, Kernels, ::testing::ValuesIn(kDotTypes),
                          [](const auto& info) { return std::string(type_info(info.param)->name); });
 
