@@ -122,10 +122,10 @@ TEST_P(Kernels, ScalarMatchesReferenceDequantize) {
 TEST_P(Kernels, EverySimdLevelMatchesScalar) {
   const Type t = GetParam();
   const int64_t n_rows = 37, k = 4096;
-  Case c = make_case(t, n_rows, k, 5, 7);
+  Case c = make_case(t, n_rows, k, 11, 7);
   ASSERT_TRUE(set_simd_level_for_testing("scalar"));
   std::vector<std::vector<float>> want;
-  for (int a = 0; a < 5; ++a) want.push_back(run(c, a));
+  for (int a = 0; a < 11; ++a) want.push_back(run(c, a));
   std::vector<double> abs_sum;
   (void)reference(c, 0, &abs_sum);
   int levels_run = 0;
@@ -144,7 +144,7 @@ TEST_P(Kernels, EverySimdLevelMatchesScalar) {
         EXPECT_NEAR(got[r], want[a][r], 1e-5 * abs_sum[r] + 1e-5) << level << " " << type_info(t)->name << " row " << r;
     }
     // multi-activation variant == single rows, with odd counts and strides
-    for (int n_act : {1, 3, 4, 5}) {
+    for (int n_act : {1, 3, 4, 5, 8, 11}) {
       std::vector<uint8_t> acts;
       const uint64_t as = act_row_size(t, k) + 64;
       acts.resize(as * static_cast<uint64_t>(n_act));
