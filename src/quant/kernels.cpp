@@ -2,6 +2,10 @@
 // dot kernels — the reference every SIMD level is tested against.
 #include "quant/kernels.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include <cassert>
 #include <cmath>
 #include <cstdlib>
@@ -184,8 +188,12 @@ enum class Level { kScalar, kAvx2, kAvx512 };
 bool cpu_has(Level l) {
 #if defined(__x86_64__) && defined(PADDOCK_QUANT_X86)
   __builtin_cpu_init();
-  if (l == Level::kAvx2)
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  if (l == Level::kAvx2) {
+    // F16C is cpuid leaf 1, ecx bit 29 (clang's __builtin_cpu_supports does not know "f16c").
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29)) != 0;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+  }
   if (l == Level::kAvx512)
     return cpu_has(Level::kAvx2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");

@@ -214,6 +214,33 @@ TEST_P(Kernels, ArbitraryBytesAreSafe) {
 INSTANTIATE_TEST_SUITE_P(Types, Kernels, ::testing::ValuesIn(kDotTypes),
                          [](const auto& info) { return std::string(type_info(info.param)->name); });
 
+TEST(KernelsDispatch, VeryLongRows) {
+  // Rows longer than the kernels' stack buffers for activation scales (16384 elements).
+  for (Type t : {Type::Q8_0, Type::Q4_0}) {
+    const int64_t k = 32 * 600, n_rows = 3;
+    Case c = make_case(t, n_rows, k, 5, 21);
+    ASSERT_TRUE(set_simd_level_for_testing("scalar"));
+    std::vector<std::vector<float>> want;
+    for (int a = 0; a < 5; ++a) want.push_back(run(c, a));
+    for (const char* level : {"avx2", "avx512"}) {
+      if (!set_simd_level_for_testing(level)) continue;
+      std::vector<uint8_t> acts;
+      const uint64_t as = act_row_size(t, k);
+      for (int a = 0; a < 5; ++a) acts.insert(acts.end(), c.act[a].begin(), c.act[a].end());
+      std::vector<float> out(static_cast<size_t>(n_rows * 5));
+      dot_rows_multi(t, c.w.data(), c.w_stride, n_rows, acts.data(), as, 5, k, out.data(), n_rows);
+      for (int a = 0; a < 5; ++a) {
+        auto single = run(c, a);
+        for (int64_t r = 0; r < n_rows; ++r) {
+          EXPECT_NEAR(out[a * n_rows + r], want[a][r], 1e-4 * (std::fabs(want[a][r]) + 10)) << level;
+          EXPECT_NEAR(single[r], want[a][r], 1e-4 * (std::fabs(want[a][r]) + 10)) << level;
+        }
+      }
+    }
+  }
+  set_simd_level_for_testing("avx512") || set_simd_level_for_testing("avx2");
+}
+
 TEST(KernelsDispatch, LevelsAndActTypes) {
   const std::string best = simd_level();
   EXPECT_TRUE(best == "avx512" || best == "avx2" || best == "scalar");
