@@ -11,13 +11,15 @@
 namespace paddock::quant {
 namespace {
 
-template <typename Block, void (*Unpack)(const Block&, unpack::Small*)>
+// kMin: the format stores a min (Q4_1 / Q5_1): x = d*q + m, else x = d*q (as ggml, so even the
+// sign of a zero matches).
+template <typename Block, void (*Unpack)(const Block&, unpack::Small*), bool kMin = false>
 void dequant_small(const void* src, float* dst, int64_t n) {
   const auto* b = static_cast<const Block*>(src);
   unpack::Small s;
   for (int64_t i = 0; i < n / 32; ++i, dst += 32) {
     Unpack(b[i], &s);
-    for (int j = 0; j < 32; ++j) dst[j] = s.m != 0 ? s.d * s.q[j] + s.m : s.d * s.q[j];
+    for (int j = 0; j < 32; ++j) dst[j] = kMin ? s.d * s.q[j] + s.m : s.d * s.q[j];
   }
 }
 
@@ -66,9 +68,9 @@ void dequantize_row(Type t, const void* src, float* dst, int64_t n) {
       return;
     }
     case Type::Q4_0: return dequant_small<blk::Q4_0, unpack::q4_0>(src, dst, n);
-    case Type::Q4_1: return dequant_small<blk::Q4_1, unpack::q4_1>(src, dst, n);
+    case Type::Q4_1: return dequant_small<blk::Q4_1, unpack::q4_1, true>(src, dst, n);
     case Type::Q5_0: return dequant_small<blk::Q5_0, unpack::q5_0>(src, dst, n);
-    case Type::Q5_1: return dequant_small<blk::Q5_1, unpack::q5_1>(src, dst, n);
+    case Type::Q5_1: return dequant_small<blk::Q5_1, unpack::q5_1, true>(src, dst, n);
     case Type::Q8_0: return dequant_small<blk::Q8_0, unpack::q8_0>(src, dst, n);
     case Type::Q8_1: return dequant_small<blk::Q8_1, unpack::q8_1>(src, dst, n);
     case Type::IQ4_NL: return dequant_small<blk::IQ4_NL, unpack::iq4_nl>(src, dst, n);
