@@ -19,13 +19,16 @@ uint64_t act_row_size(Type weight, int64_t k);
 void quantize_act_row(Type weight, const float* x, void* dst, int64_t k);
 
 // out[r] = dot(W row r, act) for r in [0, n_rows); W rows are `w_stride` bytes apart, each of k
-// elements of type `weight`; act is one row from quantize_act_row(weight, ...).
+// elements of type `weight`; act is one row from quantize_act_row(weight, ...). k must be a
+// multiple of the weight's block size and has_dot(weight) true (asserted: callers validate
+// shapes and types when a model loads). Any bytes are safe to pass: garbage in, garbage out.
 void dot_rows(Type weight, const void* w, uint64_t w_stride, int64_t n_rows, const void* act, int64_t k,
               float* out);
 
 // Several activation rows at once (prompt processing): each weight row is read once for all of
 // them. out[a * out_stride + r] = dot(W row r, act row a) for a in [0, n_act), r in [0, n_rows);
-// activation rows are `act_stride` bytes apart. Same results as n_act calls of dot_rows.
+// activation rows are `act_stride` bytes apart. Same results as n_act calls of dot_rows. Tiles of
+// 4 (AVX2) or 8 (AVX-512) activation rows share each weight block's unpacking.
 void dot_rows_multi(Type weight, const void* w, uint64_t w_stride, int64_t n_rows, const void* act,
                     uint64_t act_stride, int64_t n_act, int64_t k, float* out, int64_t out_stride);
 
