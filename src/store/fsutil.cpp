@@ -92,8 +92,15 @@ Result<std::string> read_at(int dirfd, const std::string& name, size_t max_bytes
 }
 
 std::string temp_name(std::string_view stem) {
-  static thread_local std::mt19937_64 rng(std::random_device{}() ^ (static_cast<uint64_t>(::getpid()) << 32));
-  return fmt::format(".tmp-{}-{:016x}", stem.substr(0, 80), rng());
+  // Re-seeded after fork(): children of one parent must not draw the same names.
+  static thread_local pid_t seeded_for = 0;
+  static thread_local std::mt19937_64 rng;
+  pid_t pid = ::getpid();
+  if (seeded_for != pid) {
+    rng.seed(std::random_device{}() ^ (static_cast<uint64_t>(pid) << 32));
+    seeded_for = pid;
+  }
+  return fmt::format(".tmp-{}-{}-{:016x}", stem.substr(0, 80), pid, rng());
 }
 
 Status atomic_write_at(int dirfd, const std::string& name, std::string_view data) {

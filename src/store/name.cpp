@@ -13,7 +13,7 @@ bool is_alnum_or_underscore(char c) {
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-bool equal_fold(std::string_view a, std::string_view b) {
+bool fold_eq(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
     if (lower(a[i]) != lower(b[i])) return false;
@@ -116,15 +116,15 @@ std::string Name::full() const { return host + "/" + ns + "/" + model + ":" + ta
 std::string Name::display() const {
   // Drop host, then namespace, while they equal the defaults (left to right, as Ollama does).
   std::string out;
-  bool host_default = equal_fold(host, kDefaultHost);
+  bool host_default = fold_eq(host, kDefaultHost);
   if (!host_default) out = host + "/" + ns + "/";
-  else if (!equal_fold(ns, kDefaultNamespace)) out = ns + "/";
+  else if (!fold_eq(ns, kDefaultNamespace)) out = ns + "/";
   return out + model + ":" + tag;
 }
 
 bool Name::equal_fold(const Name& o) const {
-  return store::equal_fold(host, o.host) && store::equal_fold(ns, o.ns) && store::equal_fold(model, o.model) &&
-         store::equal_fold(tag, o.tag);
+  return fold_eq(host, o.host) && fold_eq(ns, o.ns) && fold_eq(model, o.model) &&
+         fold_eq(tag, o.tag);
 }
 
 std::vector<std::string> Name::manifest_components() const {
