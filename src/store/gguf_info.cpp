@@ -46,6 +46,19 @@ std::string upper(std::string_view s) {
   return o;
 }
 
+// general.file_type as Ollama displays it (quantization_level); llama.cpp's ftype numbering.
+std::string file_type_name(uint64_t ft) {
+  static const char* const kNames[] = {
+      "F32", "F16", "Q4_0", "Q4_1", "MXFP4", nullptr, nullptr, "Q8_0", "Q5_0", "Q5_1", "Q2_K", "Q3_K_S", "Q3_K_M",
+      "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K", "IQ2_XXS", "IQ2_XS", "Q2_K_S", "IQ3_XS", "IQ3_XXS",
+      "IQ1_S", "IQ4_NL", "IQ3_S", "IQ3_M", "IQ2_S", "IQ2_M", "IQ4_XS", "IQ1_M", "BF16", nullptr, nullptr, nullptr,
+      "TQ1_0", "TQ2_0",
+  };
+  ft &= ~uint64_t{1024};  // LLAMA_FTYPE_GUESSED
+  if (ft < sizeof kNames / sizeof kNames[0] && kNames[ft]) return kNames[ft];
+  return "unknown";
+}
+
 std::string tensor_type_name(uint32_t t) {
   const quant::TypeInfo* ti = quant::type_info(t);
   return ti ? upper(ti->name) : fmt::format("type{}", t);
@@ -67,8 +80,8 @@ Result<GgufSummary> read_gguf(const std::string& path, bool want_info, bool verb
     for (const auto& t : file.tensors()) n += static_cast<uint64_t>(t.n_elements());
     s.parameter_count = n;
   }
-  if (auto ft = file.get_uint("general.file_type"); ft.ok() && *ft <= UINT32_MAX) {
-    s.file_type = std::string(quant::file_type_name(static_cast<uint32_t>(*ft)));
+  if (auto ft = file.get_uint("general.file_type"); ft.ok()) {
+    s.file_type = file_type_name(*ft);
   } else {
     // No file type recorded: name the most common type of the 2-D weights.
     std::map<uint32_t, uint64_t> count;
