@@ -46,7 +46,7 @@ int64_t compose(uint32_t a, uint32_t b) {
                              [](const CompEntry& e, const std::pair<uint32_t, uint32_t>& v) {
                                return e.a < v.first || (e.a == v.first && e.b < v.second);
                              });
-  return it != std::end(kComp) && it->a == a && it->b == b ? it->c : -1;
+  return it != std::end(kComp) && it->a == a && it->b == b ? static_cast<int64_t>(it->c) : int64_t{-1};
 }
 
 }  // namespace

@@ -66,10 +66,6 @@ Result<int32_t> get_id(const MetadataKv& kv, std::string_view key, int64_t n) {
   return static_cast<int32_t>(id);
 }
 
-const Value* get_array(const MetadataKv& kv, std::string_view key) {
-  const Value* v = find(kv, key);
-  return v && v->type == ValueType::kArray ? v : nullptr;
-}
 
 }  // namespace
 
