@@ -231,7 +231,7 @@ void TokenizerImpl::encode_segment(std::string_view text, std::vector<int32_t>* 
 
 void TokenizerImpl::encode_bpe(std::string_view text, std::vector<int32_t>* out) const {
   std::string normalized;
-  if (vb_.nfc && !nfc_quick_check_ascii_like(text)) {
+  if (vb_.nfc && !is_nfc_quick(text)) {
     normalized = nfc_normalize(text);
     text = normalized;
   }

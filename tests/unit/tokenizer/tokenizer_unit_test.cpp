@@ -7,6 +7,7 @@
 #include <random>
 
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/vocab.h"  // internal: nfc_normalize / is_nfc_quick
 #include "util/utf8.h"
 
 namespace paddock::tokenizer {
@@ -305,6 +306,29 @@ TEST(TokenizerNfc, ComposesLikeUnicode) {
   EXPECT_EQ(nfc("a\xCC\x87\xCC\xA3"), "\xE1\xBA\xA1\xCC\x87");  // reordered by combining class first
   EXPECT_EQ(nfc("\xE2\x84\xAB"), "\xC3\x85");                    // Angstrom sign -> Å (singleton)
   EXPECT_EQ(nfc("x\xFF\xCC\x81"), "x\xFF\xCC\x81");              // invalid byte blocks composition
+}
+
+TEST(TokenizerNfc, QuickCheckNeverSaysYesWrongly) {
+  // Random strings over letters, precomposed and decomposed forms, combining marks, jamo, CJK.
+  const uint32_t pool[] = {'a', 'e', 'A', 0xE9, 0x301, 0x300, 0x323, 0x307, 0x1100, 0x1161, 0x11A8, 0xAC00, 0x4E00,
+                           0x30CF, 0x3099, 0x30D0, 0x212B, 0xF900, 0x0958, 0x0915, 0x093C, 0x1E0A, 0x327, 0x5B4};
+  std::mt19937 rng(3);
+  int quick_yes = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string s;
+    int n = 1 + static_cast<int>(rng() % 6);
+    for (int k = 0; k < n; ++k) utf8::append(s, pool[rng() % std::size(pool)]);
+    std::string norm = nfc_normalize(s);
+    EXPECT_EQ(nfc_normalize(norm), norm) << "NFC is idempotent";
+    if (is_nfc_quick(s)) {
+      ++quick_yes;
+      EXPECT_EQ(norm, s);
+    }
+  }
+  EXPECT_GT(quick_yes, 1000);
+  EXPECT_TRUE(is_nfc_quick("plain ascii"));
+  EXPECT_TRUE(is_nfc_quick("\xE4\xB8\x80\xEA\xB0\x80 caf\xC3\xA9"));
+  EXPECT_FALSE(is_nfc_quick("cafe\xCC\x81"));
 }
 
 }  // namespace
