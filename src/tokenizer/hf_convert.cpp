@@ -2,7 +2,7 @@
 // Used by Tokenizer::from_hf (so every test of an HF vocabulary also tests this converter) and
 // later by the model converter.
 #include <algorithm>
-#include <map>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -112,7 +112,9 @@ Result<MetadataKv> convert(const json& tj, const json& cj) {
     if (id < 0 || id >= kMaxVocab) return make_error(ErrorCode::kCorrupt, "tokenizer.json: vocab id {} out of range", id);
     n = std::max(n, id + 1);
   }
-  const json added = tj.value("added_tokens", json::array());
+  static const json kNoAdded = json::array();
+  auto ait = tj.find("added_tokens");
+  const json& added = ait != tj.end() && ait->is_array() ? *ait : kNoAdded;
   for (const auto& a : added) {
     int64_t id = a.value("id", int64_t{-1});
     if (id < 0 || id >= kMaxVocab) return make_error(ErrorCode::kCorrupt, "tokenizer.json: added token id {} out of range", id);
@@ -130,7 +132,8 @@ Result<MetadataKv> convert(const json& tj, const json& cj) {
     tokens[id] = it.key();
     types[id] = TokenType::kNormal;
   }
-  std::map<std::string, int32_t> by_text;
+  std::unordered_map<std::string, int32_t> by_text;
+  by_text.reserve(tokens.size());
   for (size_t i = 0; i < tokens.size(); ++i)
     if (seen[i]) by_text.emplace(tokens[i], static_cast<int32_t>(i));
   for (const auto& a : added) {
@@ -184,13 +187,16 @@ Result<MetadataKv> convert(const json& tj, const json& cj) {
 
   // Merges, in GGUF's "left right" spelling.
   std::vector<Value> merges;
-  const json& mj = model.value("merges", json::array());
+  static const json kEmpty = json::array();
+  auto mit = model.find("merges");
+  const json& mj = mit != model.end() && mit->is_array() ? *mit : kEmpty;
   merges.reserve(mj.size());
   if (static_cast<int64_t>(mj.size()) > kMaxMerges) return make_error(ErrorCode::kCorrupt, "tokenizer.json: too many merges");
   std::vector<float> scores;
   if (!byte_level) scores.assign(tokens.size(), 0.0f);
   std::vector<bool> scored(tokens.size(), false);
   int32_t rank = 0;
+  std::string cat;
   for (const auto& m : mj) {
     std::string a, b;
     if (m.is_string()) {
@@ -206,13 +212,16 @@ Result<MetadataKv> convert(const json& tj, const json& cj) {
       return make_error(ErrorCode::kCorrupt, "tokenizer.json: malformed merge #{}", rank);
     }
     if (!byte_level) {
-      auto it = by_text.find(a + b);
+      cat.assign(a).append(b);
+      auto it = by_text.find(cat);
       if (it != by_text.end() && !scored[static_cast<size_t>(it->second)]) {
         scored[static_cast<size_t>(it->second)] = true;
         scores[static_cast<size_t>(it->second)] = -static_cast<float>(rank) - 1.0f;
       }
     }
-    merges.push_back(v_str(a + " " + b));
+    a += ' ';
+    a += b;
+    merges.push_back(v_str(std::move(a)));
     ++rank;
   }
   if (!byte_level)  // unreachable multi-character pieces rank after every merge
