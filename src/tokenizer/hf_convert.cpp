@@ -25,6 +25,14 @@ Value v_arr(ValueType elem, std::vector<Value> items) {
 Value v_f32(float f) { Value v; v.type = ValueType::kFloat32; v.f = f; return v; }
 Value v_i32(int32_t x) { Value v; v.type = ValueType::kInt32; v.i = x; return v; }
 
+// j[key] without operator[]'s undefined behaviour on a missing key: null if absent.
+const json& field(const json& j, const char* key) {
+  static const json kNull;
+  if (!j.is_object()) return kNull;
+  auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
 // A token named in tokenizer_config.json: "text" or {"content": "text", ...}.
 std::string token_name(const json& j) {
   if (j.is_string()) return j.get<std::string>();
@@ -40,11 +48,11 @@ Status collect_pre(const json& p, std::vector<std::string>* regexes, bool* byte_
   if (type == "Sequence") {
     for (const auto& q : p.value("pretokenizers", json::array())) RETURN_IF_ERROR(collect_pre(q, regexes, byte_level));
   } else if (type == "Split") {
-    const json& pat = p["pattern"];
-    if (pat.contains("Regex")) {
+    const json& pat = field(p, "pattern");
+    if (field(pat, "Regex").is_string()) {
       if (p.value("invert", false)) return make_error(ErrorCode::kUnsupported, "tokenizer.json: inverted Split pre-tokenizer");
       if (p.value("behavior", "") != "Isolated") return make_error(ErrorCode::kUnsupported, "tokenizer.json: Split behavior '{}'", p.value("behavior", ""));
-      regexes->push_back(pat["Regex"].get<std::string>());
+      regexes->push_back(field(pat, "Regex").get<std::string>());
     }
     // A String split on " " (Gemma) never fires: the normalizer has already replaced spaces.
   } else if (type == "ByteLevel") {
@@ -72,7 +80,7 @@ Status collect_norm(const json& n, Norm* out) {
     out->nfc = true;
   } else if (type == "Prepend" && n.value("prepend", "") == "\u2581") {
     out->prepend = true;
-  } else if (type == "Replace" && n["pattern"].value("String", "") == " " && n.value("content", "") == "\u2581") {
+  } else if (type == "Replace" && field(field(n, "pattern"), "String") == " " && n.value("content", "") == "\u2581") {
     out->replace_space = true;
   } else {
     return make_error(ErrorCode::kUnsupported, "tokenizer.json: normalizer '{}'", n.dump().substr(0, 200));
@@ -121,6 +129,10 @@ Result<MetadataKv> convert(const json& tj, const json& cj) {
     n = std::max(n, id + 1);
   }
   if (n == 0) return make_error(ErrorCode::kCorrupt, "tokenizer.json: empty vocabulary");
+  // Ids with no token become "[PADn]" placeholders; a few are normal, millions are an attack.
+  if (static_cast<size_t>(n) > 2 * (vocab.size() + added.size()) + 1024)
+    return make_error(ErrorCode::kCorrupt, "tokenizer.json: ids go up to {} but only {} tokens are defined", n - 1,
+                      vocab.size() + added.size());
 
   std::vector<std::string> tokens(static_cast<size_t>(n));
   std::vector<TokenType> types(static_cast<size_t>(n), TokenType::kUnused);

@@ -166,6 +166,13 @@ TEST(TokenizerMetadata, RejectsBadTokenizerJson) {
   EXPECT_FALSE(Tokenizer::from_hf(R"({"model": {"type": "BPE", "vocab": {"a": 99999999}, "merges": []}})").ok());
   EXPECT_FALSE(Tokenizer::from_hf(R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 0}, "merges": []}})").ok());
   EXPECT_FALSE(Tokenizer::from_hf(R"({"model": {"type": "BPE", "vocab": {"a": "x"}, "merges": []}})").ok());
+  // Found by fuzz_tokenizer: a normalizer without "pattern" (was undefined behaviour in the reader).
+  EXPECT_FALSE(Tokenizer::from_hf(R"({"model":{"type":"BPE","vocab":{"a":10,"":1,"ab":2},"merges":["a b"]},
+      "normalizer":{"type":"Replace","pattern:":{"String":" "},"content":"\u2581"}})").ok());
+  EXPECT_FALSE(Tokenizer::from_hf(R"({"model":{"type":"BPE","vocab":{"a":0},"merges":[]},
+      "pre_tokenizer":{"type":"Split","behavior":"Isolated"}})").ok());
+  // A lone id of four million would mean millions of placeholder tokens: refused.
+  EXPECT_FALSE(Tokenizer::from_hf(R"({"model": {"type": "BPE", "vocab": {"a": 4000000}, "merges": []}})").ok());
   // Byte-level with an unknown pre-tokenizer regex is refused, naming the regex.
   auto r = Tokenizer::from_hf(
       R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
