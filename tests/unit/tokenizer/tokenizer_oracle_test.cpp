@@ -47,6 +47,19 @@ TEST_P(OracleTest, MatchesOracleOnCorpus) {
 
   auto tok = Tokenizer::from_file(tj_path);
   ASSERT_TRUE(tok.ok()) << tok.error().message();
+  // Special ids named by tokenizer_config.json (eos, bos) are the tokenizer's, and end generation.
+  json cfg = json::parse(slurp(kVocabs + "/" + name + "/tokenizer_config.json"));
+  auto named = [&](const char* key) -> int32_t {
+    if (!cfg.contains(key) || cfg[key].is_null()) return -1;
+    const json& v = cfg[key];
+    return (*tok)->token_to_id(v.is_string() ? v.get<std::string>() : v["content"].get<std::string>());
+  };
+  EXPECT_EQ((*tok)->eos(), named("eos_token")) << name;
+  EXPECT_TRUE((*tok)->is_eog((*tok)->eos())) << name;
+  if (named("bos_token") >= 0) {
+    EXPECT_EQ((*tok)->bos(), named("bos_token")) << name;
+  }
+  EXPECT_EQ((*tok)->chat_template().empty(), !cfg.contains("chat_template")) << name;
   const auto& strings = corpus["strings"];
   const auto& cases = expected["cases"];
   ASSERT_EQ(strings.size(), cases.size());
