@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <locale.h>
+#include <wctype.h>
 
 #include "template/jinja_interp.h"
 #include "util/utf8.h"
@@ -56,13 +58,31 @@ std::string strip(const std::string& s, const Value& chars, bool left, bool righ
   return out;
 }
 
-std::string ascii_map(std::string s, int (*f)(int)) {
-  for (char& c : s)
-    if (static_cast<unsigned char>(c) < 0x80) c = static_cast<char>(f(static_cast<unsigned char>(c)));
-  return s;
+// Simple (one-to-one) Unicode case mapping from the C.UTF-8 locale; ASCII only if it is missing.
+std::string case_map(const std::string& s, bool to_upper) {
+  static locale_t loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    int len = 1;
+    int32_t cp = utf8::decode(s, i, &len);
+    if (len < 1) len = 1;
+    if (cp < 0) {
+      out.push_back(s[i]);
+    } else if (cp < 0x80 || !loc) {
+      out.push_back(cp < 0x80 ? static_cast<char>(to_upper ? ::toupper(cp) : ::tolower(cp)) : s[i]);
+      if (cp >= 0x80) out.append(s, i + 1, static_cast<size_t>(len) - 1);
+    } else {
+      wint_t m = to_upper ? towupper_l(static_cast<wint_t>(cp), loc) : towlower_l(static_cast<wint_t>(cp), loc);
+      utf8::append(out, static_cast<uint32_t>(m));
+    }
+    i += static_cast<size_t>(len);
+  }
+  return out;
 }
-std::string upper(const std::string& s) { return ascii_map(s, ::toupper); }
-std::string lower(const std::string& s) { return ascii_map(s, ::tolower); }
+std::string upper(const std::string& s) { return case_map(s, true); }
+std::string lower(const std::string& s) { return case_map(s, false); }
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 // Python str.title(): a letter after a non-letter is upper-cased, the others lower-cased.
@@ -323,7 +343,8 @@ Result<std::vector<Value>> iterate(const Value& v) {
 }
 
 Result<Value> get_attribute(Interp& in, const Value& obj, const std::string& name) {
-  if (name.rfind("__", 0) == 0) return bad_arg("access to attribute '" + name + "' is not allowed");
+  // Like Jinja's sandbox (and transformers.js): private attributes (__class__, _x) are undefined.
+  if (!name.empty() && name[0] == '_') return Value::undefined();
   if (obj.is_object()) {
     if (!obj.is_namespace && (name == "items" || name == "keys" || name == "values" || name == "get")) {
       Value o = obj;
@@ -349,24 +370,7 @@ Result<Value> get_attribute(Interp& in, const Value& obj, const std::string& nam
   if (obj.is_string()) return string_method(in, obj, name);
   if (obj.is_array()) {
     Value o = obj;
-    Interp* ip = &in;
-    if (name == "append")
-      return bound(name, [o, ip](CallArgs& a) -> Result<Value> {
-        RETURN_IF_ERROR(ip->check_list(o.arr->size() + 1));
-        o.arr->push_back(a.get(0, ""));
-        return Value::none();
-      });
-    if (name == "pop")
-      return bound(name, [o](CallArgs& a) -> Result<Value> {
-        if (o.arr->empty()) return bad_arg("pop from empty list");
-        ASSIGN_OR_RETURN(int64_t i, int_arg(a.get(0, ""), "index", -1));
-        int64_t n = static_cast<int64_t>(o.arr->size());
-        if (i < 0) i += n;
-        if (i < 0 || i >= n) return bad_arg("pop index out of range");
-        Value v = (*o.arr)[static_cast<size_t>(i)];
-        o.arr->erase(o.arr->begin() + i);
-        return v;
-      });
+    // append/pop are absent on purpose: HF renders in an immutable sandbox, so they fail there too.
     if (name == "index" || name == "count")
       return bound(name, [o, name](CallArgs& a) -> Result<Value> {
         int64_t n = 0;

@@ -528,6 +528,7 @@ class Parser {
         if (is_op("(")) {
           RETURN_IF_ERROR(call_args(*t));
         } else if (peek().type == Tok::kString || peek().type == Tok::kInt || peek().type == Tok::kFloat ||
+                   is_op("[") || is_op("{") ||
                    (peek().type == Tok::kName && !is_name("and") && !is_name("or") && !is_name("else") &&
                     !is_name("if") && !is_name("in") && !is_name("not") && !is_name("is"))) {
           ASSIGN_OR_RETURN(ExprPtr arg, primary());
