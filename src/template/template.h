@@ -11,6 +11,10 @@
 
 #include "util/status.h"
 
+namespace paddock::gguf {
+class File;
+}
+
 namespace paddock::chat_template {
 
 struct RenderLimits {
@@ -88,5 +92,14 @@ struct RenderedPrompt {
   TemplateEngine engine;
 };
 Result<RenderedPrompt> render_chat(const ChatRequest& request, const RenderLimits& limits = {});
+
+// What a GGUF says about chat formatting: tokenizer.chat_template (empty if absent) and the text
+// of the BOS/EOS tokens (templates print them). A wrongly typed key is an error.
+struct GgufChatInfo {
+  std::string chat_template;
+  std::string bos_token;
+  std::string eos_token;
+};
+Result<GgufChatInfo> chat_info_from_gguf(const gguf::File& file);
 
 }  // namespace paddock::chat_template

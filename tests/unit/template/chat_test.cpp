@@ -3,6 +3,7 @@
 // apply_chat_template for every model and conversation).
 #include <gtest/gtest.h>
 
+#include "gguf/gguf.h"
 #include "template/template.h"
 #include "test_util.h"
 
@@ -70,6 +71,67 @@ TEST(RenderChat, BadMessagesAreErrors) {
   r.tools = "not a list";
   r.messages = nlohmann::ordered_json::parse(R"([{"role": "user", "content": "x"}])");
   EXPECT_FALSE(render_chat(r).ok());
+}
+
+}  // namespace
+}  // namespace paddock::chat_template
+
+namespace paddock::chat_template {
+namespace {
+
+// A GGUF made by our writer carries the Llama 3.1 template; reading it back and rendering gives the
+// oracle's bytes (the path `paddock template --model` takes).
+TEST(RenderChat, TemplateFromGguf) {
+  auto cases = load_json("jinja_cases.json");
+  std::string source = read_file(fixture_path("chat_templates/llama3_1.jinja"));
+  gguf::Writer w;
+  w.set("general.architecture", gguf::Value::str("llama"));
+  w.set("tokenizer.chat_template", gguf::Value::str(source));
+  w.set("tokenizer.ggml.tokens", gguf::Value::str_array({"<unk>", "<|begin_of_text|>", "<|eot_id|>"}));
+  w.set("tokenizer.ggml.bos_token_id", gguf::Value::u32(1));
+  w.set("tokenizer.ggml.eos_token_id", gguf::Value::u32(2));
+  auto bytes = w.serialize();
+  ASSERT_TRUE(bytes.ok()) << bytes.error().message();
+  std::span<const uint8_t> span(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size());
+  auto f = gguf::File::parse(span);
+  ASSERT_TRUE(f.ok()) << f.error().message();
+  auto info = chat_info_from_gguf(*f);
+  ASSERT_TRUE(info.ok()) << info.error().message();
+  EXPECT_EQ(info->chat_template, source);
+  EXPECT_EQ(info->bos_token, "<|begin_of_text|>");
+  EXPECT_EQ(info->eos_token, "<|eot_id|>");
+  int n = 0;
+  for (const auto& c : cases["cases"]) {
+    if (c.value("model", "") != "llama3_1" || !c.contains("expected")) continue;
+    ChatRequest r;
+    r.jinja_template = info->chat_template;
+    r.bos_token = info->bos_token;
+    r.eos_token = info->eos_token;
+    r.messages = c["context"]["messages"];
+    r.tools = c["context"]["tools"];
+    r.add_generation_prompt = c["context"]["add_generation_prompt"].get<bool>();
+    auto out = render_chat(r);
+    ASSERT_TRUE(out.ok()) << out.error().message();
+    EXPECT_EQ(out->text, c["expected"].get<std::string>());
+    ++n;
+  }
+  EXPECT_GT(n, 10);
+
+  gguf::Writer bad;
+  bad.set("tokenizer.chat_template", gguf::Value::u32(7));
+  auto bad_bytes = bad.serialize();
+  ASSERT_TRUE(bad_bytes.ok());
+  auto bf = gguf::File::parse({reinterpret_cast<const uint8_t*>(bad_bytes->data()), bad_bytes->size()});
+  ASSERT_TRUE(bf.ok());
+  EXPECT_FALSE(chat_info_from_gguf(*bf).ok());
+  gguf::Writer oob;
+  oob.set("tokenizer.ggml.tokens", gguf::Value::str_array({"a"}));
+  oob.set("tokenizer.ggml.bos_token_id", gguf::Value::u32(5));
+  auto oob_bytes = oob.serialize();
+  ASSERT_TRUE(oob_bytes.ok());
+  auto of = gguf::File::parse({reinterpret_cast<const uint8_t*>(oob_bytes->data()), oob_bytes->size()});
+  ASSERT_TRUE(of.ok());
+  EXPECT_FALSE(chat_info_from_gguf(*of).ok());
 }
 
 }  // namespace

@@ -29,7 +29,9 @@ TEST(GoOracle, FeatureTemplates) {
       EXPECT_EQ(*out, ex["expected"].get<std::string>()) << name;
     } else {
       EXPECT_FALSE(out.ok()) << name << " should fail (" << ex["error"] << ") but gave: " << *out;
-      if (!out.ok()) EXPECT_NE(out.error().message().find("template:"), std::string::npos) << out.error().message();
+      if (!out.ok()) {
+        EXPECT_NE(out.error().message().find("template:"), std::string::npos) << out.error().message();
+      }
     }
   }
 }
