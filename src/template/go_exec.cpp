@@ -444,7 +444,7 @@ class Exec {
         Status st;
         if (go_truth(v)) st = list(n.list, n.kind == NodeKind::kWith ? v : dot);
         else st = list(n.else_list, dot);
-        vars_.resize(mark);
+        vars_.erase(vars_.begin() + static_cast<std::ptrdiff_t>(mark), vars_.end());
         return st;
       }
       case NodeKind::kRange: return range(n, dot);
@@ -489,7 +489,7 @@ class Exec {
         flow_ = Flow::kNormal;
       }
     }
-    vars_.resize(mark);
+    vars_.erase(vars_.begin() + static_cast<std::ptrdiff_t>(mark), vars_.end());
     return st;
   }
 

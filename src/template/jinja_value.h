@@ -20,20 +20,7 @@ namespace paddock::chat_template::jinja {
 struct Value;
 using Array = std::vector<Value>;
 
-// Insertion-ordered dict (key order matters for tojson and items()).
-class Object {
- public:
-  const Value* find(std::string_view key) const;
-  Value* find(std::string_view key);
-  void set(const std::string& key, Value v);
-  const std::vector<std::pair<std::string, Value>>& items() const { return items_; }
-  size_t size() const { return items_.size(); }
-
- private:
-  std::vector<std::pair<std::string, Value>> items_;
-  std::unordered_map<std::string, size_t> index_;
-};
-
+class Object;
 struct CallArgs;
 using NativeFn = std::function<Result<Value>(CallArgs& args)>;
 struct Callable {
@@ -83,6 +70,20 @@ struct Value {
   bool is_object() const { return kind == Kind::kObject; }
   const std::string& s() const { static const std::string kEmpty; return sp ? *sp : kEmpty; }
   double as_double() const { return kind == Kind::kInt ? static_cast<double>(i) : f; }
+};
+
+// Insertion-ordered dict (key order matters for tojson and items()).
+class Object {
+ public:
+  const Value* find(std::string_view key) const;
+  Value* find(std::string_view key);
+  void set(const std::string& key, Value v);
+  const std::vector<std::pair<std::string, Value>>& items() const { return items_; }
+  size_t size() const { return items_.size(); }
+
+ private:
+  std::vector<std::pair<std::string, Value>> items_;
+  std::unordered_map<std::string, size_t> index_;
 };
 
 // Positional and keyword arguments of a call (filters get the filtered value as args[0]).
