@@ -40,7 +40,7 @@ __attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* 
   return s;
 }
 
-__attribute__((target("avx512f"))) float dot_avx512(const float* a, const float* b, int64_t n) {
+__attribute__((target("avx512f,avx2,fma"))) float dot_avx512(const float* a, const float* b, int64_t n) {
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
@@ -48,7 +48,12 @@ __attribute__((target("avx512f"))) float dot_avx512(const float* a, const float*
     acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
   }
   for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
-  float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  const __m512 acc = _mm512_add_ps(acc0, acc1);
+  // (GCC 12's _mm512_reduce_add_ps trips -Wuninitialized; sum through memory instead.)
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, acc);
+  float s = 0;
+  for (float l : lanes) s += l;
   for (; i < n; ++i) s += a[i] * b[i];
   return s;
 }
