@@ -42,6 +42,7 @@ class CpuBackend final : public Backend {
   Batch step_;                    // host copy of the current step
   std::vector<int32_t> tok_seq_;  // [n_tokens] sequence index of each token
   std::vector<std::vector<float>> scratch_;  // per thread
+  std::vector<uint8_t> act_;                 // matmul activations in the weight's dot format
 };
 
 }  // namespace paddock::backend::cpu

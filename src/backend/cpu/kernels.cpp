@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu.h"
+#include "quant/kernels.h"
 #include "util/half.h"
 
 namespace paddock::backend::cpu {
@@ -173,9 +174,8 @@ void q8_0_dequantize_row(const uint8_t* src, float* dst, int64_t n) {
 }
 
 bool can_run_weight_type(quant::Type t) {
-  if (t == quant::Type::F32 || t == quant::Type::F16 || t == quant::Type::BF16) return true;
   const quant::TypeInfo* ti = quant::type_info(t);
-  return ti != nullptr && ti->can_dequantize;
+  return ti != nullptr && ti->can_dequantize && quant::has_dot(t);
 }
 
 void weight_row_to_f32(const Weight& w, int64_t row, float* dst) {

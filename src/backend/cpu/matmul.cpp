@@ -1,42 +1,47 @@
-// CPU matmul out[n, rows] = x[n, cols] · Wᵀ with W in any supported GGUF type. Threads split
-// the weight rows; each thread dequantizes a panel of rows once into its scratch and reuses it
-// for every token (so prefill amortises the dequantization), in token tiles that stay in cache.
+// CPU matmul out[n, rows] = x[n, cols] · Wᵀ with W in any supported GGUF type, through the quant
+// module's kernels: activations are converted once per step into the weight type's activation
+// format (Q8_0 / Q8_1 / Q8_K int8 blocks, or F32 for float weights), then threads split the
+// weight rows into panels and each panel is multiplied with tiles of activation rows, so a
+// weight row is read from memory once per tile and the tile stays in cache.
 #include <algorithm>
 #include <cstring>
 
 #include "backend/cpu/cpu_backend.h"
+#include "quant/kernels.h"
 
 namespace paddock::backend::cpu {
 
 void CpuBackend::matmul(const Tensor& x, const Weight& w, const Weight* bias, const Tensor& out) {
   assert(x.cols == w.cols && out.cols == w.rows && out.rows == x.rows);
-  const int64_t n = x.rows, cols = w.cols;
-  constexpr int64_t kPanel = 16;   // weight rows per task
-  constexpr int64_t kTokTile = 32; // tokens per inner tile
-  const int64_t n_panels = (w.rows + kPanel - 1) / kPanel;
+  const int64_t n = x.rows, k = w.cols;
+  const uint64_t act_bytes = quant::act_row_size(w.type, k);
+  act_.resize(static_cast<size_t>(act_bytes * static_cast<uint64_t>(n)) + 64);
+  uint8_t* act = act_.data() + (64 - reinterpret_cast<uintptr_t>(act_.data()) % 64) % 64;
+  pool_.parallel_for(n, [&](int, int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) quant::quantize_act_row(w.type, x.f32() + t * x.stride, act + t * act_bytes, k);
+  });
+  // Panels: enough for load balance, large enough to amortise the call.
+  const int nt = pool_.size();
+  int64_t panel = std::max<int64_t>(8, (w.rows + 4 * nt - 1) / (4 * nt));
+  panel = std::min<int64_t>(panel, 64);
+  constexpr int64_t kTokTile = 64;
+  const int64_t n_panels = (w.rows + panel - 1) / panel;
   const float* bf = bias != nullptr ? static_cast<const float*>(bias->data) : nullptr;
-  const bool direct = w.type == quant::Type::F32;
-  pool_.parallel_for(n_panels, [&](int tid, int64_t pb, int64_t pe) {
-    std::vector<float>& buf = scratch_[tid];
-    if (!direct) buf.resize(static_cast<size_t>(kPanel * cols));
+  pool_.parallel_for(n_panels, [&](int, int64_t pb, int64_t pe) {
     for (int64_t p = pb; p < pe; ++p) {
-      const int64_t r0 = p * kPanel, r1 = std::min(w.rows, r0 + kPanel);
-      const float* rows[kPanel];
-      for (int64_t r = r0; r < r1; ++r) {
-        if (direct) {
-          rows[r - r0] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(w.data) + r * w.row_bytes);
-        } else {
-          weight_row_to_f32(w, r, buf.data() + (r - r0) * cols);
-          rows[r - r0] = buf.data() + (r - r0) * cols;
-        }
-      }
+      const int64_t r0 = p * panel, nr = std::min(w.rows, r0 + panel) - r0;
+      const uint8_t* wp = static_cast<const uint8_t*>(w.data) + static_cast<uint64_t>(r0) * w.row_bytes;
       for (int64_t t0 = 0; t0 < n; t0 += kTokTile) {
-        const int64_t t1 = std::min(n, t0 + kTokTile);
-        for (int64_t r = r0; r < r1; ++r) {
-          const float* wr = rows[r - r0];
-          const float b = bf != nullptr ? bf[r] : 0.0f;
-          for (int64_t t = t0; t < t1; ++t) out.f32()[t * out.stride + r] = dot_f32(wr, x.f32() + t * x.stride, cols) + b;
+        const int64_t na = std::min(kTokTile, n - t0);
+        float* o = out.f32() + t0 * out.stride + r0;
+        if (na == 1) {
+          quant::dot_rows(w.type, wp, w.row_bytes, nr, act + t0 * act_bytes, k, o);
+        } else {
+          quant::dot_rows_multi(w.type, wp, w.row_bytes, nr, act + t0 * act_bytes, act_bytes, na, k, o, out.stride);
         }
+        if (bf != nullptr)
+          for (int64_t a = 0; a < na; ++a)
+            for (int64_t r = 0; r < nr; ++r) o[a * out.stride + r] += bf[r0 + r];
       }
     }
   });
