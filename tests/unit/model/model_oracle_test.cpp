@@ -70,11 +70,14 @@ Batch make_batch(const std::vector<std::pair<Seq*, std::vector<int32_t>>>& parts
   return b;
 }
 
+// Absolute tolerance on the oracle's top-5 probabilities. The test models' logits are large
+// (peaked outputs, few near-ties), which amplifies rounding differences between the engines:
+// llama.cpp rounds activations to bf16 for bf16 weights and both engines quantize activations to
+// int8 blocks for quantized weights, with different summation orders.
 double tolerance_for(const std::string& spec) {
-  // Low-bit formats amplify the tiny differences in accumulation order between the engines.
-  for (const char* t : {"q2_K", "q3_K", "q4_0", "q4_1", "q5_0", "q5_1"})
-    if (spec.find(t) != std::string::npos) return 0.03;
-  return 0.02;
+  if (spec.find(":f32") != std::string::npos || spec.find(":f16") != std::string::npos) return 0.01;
+  if (spec.find(":bf16") != std::string::npos || spec.find(":q8_0") != std::string::npos) return 0.05;
+  return 0.06;
 }
 
 class ModelOracle : public ::testing::TestWithParam<std::string> {};

@@ -105,6 +105,13 @@ Result<gguf::Writer> make_test_model(const TestModelSpec& s) {
     return make_error(ErrorCode::kInvalidArgument, "bad head counts");
 
   gguf::TinyVocab vocab = gguf::tiny_vocab();
+  if (a == "phi3") {  // llama.cpp's phi3 vocabulary setup looks these up by text
+    for (const char* t : {"<|endoftext|>", "<|end|>"}) {
+      vocab.tokens.push_back(t);
+      vocab.scores.push_back(0.0f);
+      vocab.types.push_back(3);
+    }
+  }
   for (uint32_t i = static_cast<uint32_t>(vocab.tokens.size()); i < s.n_vocab; ++i) {
     vocab.tokens.push_back("<extra_" + std::to_string(i) + ">");
     vocab.scores.push_back(-1000.0f);
