@@ -47,6 +47,14 @@ float gelu_tanh(float x) {
   return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x)));
 }
 
+// GELU as ggml's CPU backend evaluates it (our oracle): through an fp16 table, i.e. the input
+// and output rounded to fp16, exact outside [-10, 10].
+float gelu_ggml(float x) {
+  if (x <= -10.0f) return 0.0f;
+  if (x >= 10.0f) return x;
+  return fp16_to_fp32(fp32_to_fp16(gelu_tanh(fp16_to_fp32(fp32_to_fp16(x)))));
+}
+
 }  // namespace
 
 CpuBackend::CpuBackend(int n_threads) : pool_(n_threads) { scratch_.resize(static_cast<size_t>(pool_.size())); }
@@ -233,7 +241,7 @@ void CpuBackend::glu(const Tensor& gate, const Tensor& up, Act act, const Tensor
       if (act == Act::kSilu) {
         for (int64_t c = 0; c < gate.cols; ++c) o[c] = g[c] / (1.0f + std::exp(-g[c])) * u[c];
       } else {
-        for (int64_t c = 0; c < gate.cols; ++c) o[c] = gelu_tanh(g[c]) * u[c];
+        for (int64_t c = 0; c < gate.cols; ++c) o[c] = gelu_ggml(g[c]) * u[c];
       }
     }
   });

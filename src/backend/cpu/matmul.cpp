@@ -8,6 +8,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "quant/kernels.h"
+#include "util/half.h"
 
 namespace paddock::backend::cpu {
 
@@ -18,7 +19,17 @@ void CpuBackend::matmul(const Tensor& x, const Weight& w, const Weight* bias, co
   act_.resize(static_cast<size_t>(act_bytes * static_cast<uint64_t>(n)) + 64);
   uint8_t* act = act_.data() + (64 - reinterpret_cast<uintptr_t>(act_.data()) % 64) % 64;
   pool_.parallel_for(n, [&](int, int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) quant::quantize_act_row(w.type, x.f32() + t * x.stride, act + t * act_bytes, k);
+    for (int64_t t = b; t < e; ++t) {
+      uint8_t* dst = act + t * act_bytes;
+      quant::quantize_act_row(w.type, x.f32() + t * x.stride, dst, k);
+      // ggml multiplies F16 / BF16 weights with activations rounded to the same type; do the
+      // same so results agree with llama.cpp (the oracle) to within float summation order.
+      if (w.type == quant::Type::F16 || w.type == quant::Type::BF16) {
+        float* f = reinterpret_cast<float*>(dst);
+        for (int64_t i = 0; i < k; ++i)
+          f[i] = w.type == quant::Type::F16 ? fp16_to_fp32(fp32_to_fp16(f[i])) : bf16_to_fp32(fp32_to_bf16(f[i]));
+      }
+    }
   });
   // Panels: enough for load balance, large enough to amortise the call.
   const int nt = pool_.size();
