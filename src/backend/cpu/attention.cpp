@@ -42,7 +42,7 @@ void round_f16(const float* src, float* dst, int64_t n) {
 
 void CpuBackend::store_kv(const Tensor& src, const Tensor& cache, int32_t block_size) {
   const uint64_t rb = dtype_row_bytes(cache.dtype, cache.cols);
-  pool_.parallel_for(src.rows, [&](int, int64_t b, int64_t e) {
+  par(src.rows, src.cols, [&](int, int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       const int64_t row = cache_row(step_, tok_seq_[t], step_.positions[t], block_size);
       uint8_t* dst = static_cast<uint8_t*>(cache.data) + static_cast<uint64_t>(row) * rb;
@@ -72,7 +72,7 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, co
     for (int32_t t = step_.seq_start[s]; t < step_.seq_start[s + 1]; t += kChunk)
       runs.push_back({t, std::min(t + kChunk, step_.seq_start[s + 1]), s});
   const int64_t n_items = static_cast<int64_t>(runs.size()) * p.n_head_kv;
-  pool_.parallel_for(n_items, [&](int tid, int64_t ib, int64_t ie) {
+  par(n_items, int64_t{step_.positions[step_.n_tokens() - 1] + 1} * hd * group, [&](int tid, int64_t ib, int64_t ie) {
     std::vector<float>& buf = scratch_[tid];
     for (int64_t item = ib; item < ie; ++item) {
       const Item& run = runs[static_cast<size_t>(item / p.n_head_kv)];
