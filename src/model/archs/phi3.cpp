@@ -1,5 +1,5 @@
 // phi3 family (Phi-3/3.5/4 mini): fused qkv projection and fused gate|up FFN, NeoX rope.
-// phi3.attention.sliding_window is read but not applied, as llama.cpp does (it disabled Phi SWA).
+// phi3.attention.sliding_window is not applied, as in llama.cpp (which disabled Phi SWA).
 #include "model/archs/decoder.h"
 
 namespace paddock::model {
@@ -8,12 +8,17 @@ namespace {
 Status read_hparams(const Meta& m, HParams& hp) {
   RETURN_IF_ERROR(read_common_hparams(m, hp));
   hp.rope.neox = true;
+  // LongRoPE models (Phi-3/3.5/4 128k) scale cos/sin by this factor.
+  ASSIGN_OR_RETURN(hp.rope.attn_factor, m.real_or("rope.scaling.attn_factor", 1.0f));
   hp.rope_swa = hp.rope;
   return Status::Ok();
 }
 
 Status bind(Binder& b, const HParams& hp, Weights& w) {
   RETURN_IF_ERROR(bind_common(b, hp, w));
+  // LongRoPE: per-frequency divisors; the short set applies within the original context, which
+  // is all we serve (num_ctx is capped at the training context).
+  if (!w.rope_freqs) RETURN_IF_ERROR(b.opt("rope_factors_short.weight", {hp.rope.n_dims / 2}, w.rope_freqs));
   const int64_t e = hp.n_embd, q = int64_t{hp.n_head} * hp.head_dim, kv = int64_t{hp.n_head_kv} * hp.head_dim;
   for (int il = 0; il < hp.n_layer; ++il) {
     LayerWeights& l = w.layers[il];
