@@ -361,6 +361,7 @@ void EngineImpl::finish(Active* a, const char* reason) {
     done.prompt_ns = ns_between(a->t_start, a->first_token ? a->t_first_token : now);
     done.eval_ns = a->first_token ? ns_between(a->t_first_token, now) : 0;
   }
+  publish_stats();  // a client that saw "done" also sees the blocks back
   a->sink(std::move(done));
   finished_.push_back(a);
 }
@@ -373,6 +374,7 @@ void EngineImpl::fail(Active* a, const std::string& message) {
   Event ev;
   ev.kind = Event::Kind::kError;
   ev.error = message;
+  publish_stats();
   a->sink(std::move(ev));
   finished_.push_back(a);
 }
