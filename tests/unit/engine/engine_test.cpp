@@ -9,6 +9,8 @@
 #include <cmath>
 #include <condition_variable>
 #include <mutex>
+#include <random>
+#include <thread>
 
 #include "gguf/gguf.h"
 
@@ -66,10 +68,15 @@ struct Outcome {
   std::string text, reason, error;
   std::vector<std::vector<TokenLogprob>> logprobs;
   Event final_event;
+  int late_events = 0;  // anything after the terminal event is a bug
 
   Sink sink() {
     return [this](Event&& ev) {
       std::lock_guard<std::mutex> lk(mu);
+      if (done) {
+        ++late_events;
+        return;
+      }
       if (ev.kind == Event::Kind::kToken) {
         tokens.push_back(ev.token);
         text += ev.text;
@@ -232,6 +239,20 @@ TEST(Engine, StopStringsAndLimits) {
   EXPECT_EQ(zero.final_event.eval_tokens, 0);
 }
 
+TEST(Engine, EndOfGenerationTokenStopsWithoutText) {
+  auto e = make_engine({.max_seqs = 1, .num_ctx = 256});
+  Request r = greedy(prompt_tokens("hello world"), 10);
+  words_only(r);
+  r.sampling.logit_bias.emplace_back(fixture().tok->eos(), 1000.0f);  // EOS wins at once
+  Outcome o;
+  ASSERT_TRUE(e->submit(r, o.sink()).ok());
+  o.wait();
+  EXPECT_EQ(o.reason, "stop");
+  EXPECT_EQ(o.final_event.eval_tokens, 1);
+  EXPECT_TRUE(o.tokens.empty());  // no token event for the EOS itself
+  EXPECT_EQ(o.text, "");
+}
+
 TEST(Engine, LogprobsOfGreedyChoice) {
   auto e = make_engine({.max_seqs = 1, .num_ctx = 256});
   Request r = greedy(prompt_tokens("the model"), 5);
@@ -347,6 +368,49 @@ TEST(Engine, RejectsBadRequests) {
   model = Model::load(fixture().file, {.n_threads = 1});
   bad = Engine::create(std::move(*model), fixture().tok, {.num_ctx = 256, .kv_block_size = 16, .kv_blocks = 3});
   EXPECT_FALSE(bad.ok());
+}
+
+TEST(Engine, ChurnWithCancelsLeavesNoLeak) {
+  // SECURITY.md load test 1 in miniature: many requests, a third cancelled at random moments
+  // (queued, prefilling or decoding), under KV pressure. Each gets exactly one terminal event
+  // and the engine returns to its idle baseline.
+  auto e = make_engine({.max_seqs = 4, .num_ctx = 256, .step_token_budget = 32, .kv_block_size = 16,
+                        .kv_blocks = 20});
+  const std::vector<std::string> texts = {"hello", "the model is a test", "I am in the world and you",
+                                          "the Paddock model of the world is in that test of you and I"};
+  std::mt19937 rng(5);
+  std::vector<std::unique_ptr<Outcome>> outs;
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 150; ++i) {
+    Request r = greedy(prompt_tokens(texts[rng() % texts.size()] + (i % 2 ? " and" : "")), 1 + rng() % 30);
+    if (i % 5 == 0) r.stop = {"e"};
+    if (i % 7 == 0) r.sampling.temperature = 0.7f;
+    outs.push_back(std::make_unique<Outcome>());
+    auto id = e->submit(r, outs.back()->sink());
+    ASSERT_TRUE(id.ok());
+    ids.push_back(*id);
+    if (rng() % 3 == 0) e->cancel(ids[rng() % ids.size()]);
+    if (rng() % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000));
+  }
+  int cancelled = 0;
+  for (auto& o : outs) {
+    o->wait();
+    if (!o->error.empty()) {
+      EXPECT_EQ(o->error, "request cancelled");
+      ++cancelled;
+    } else {
+      EXPECT_TRUE(o->reason == "stop" || o->reason == "length") << o->reason;
+    }
+  }
+  for (auto& o : outs) {
+    std::lock_guard<std::mutex> lk(o->mu);
+    EXPECT_EQ(o->late_events, 0);
+  }
+  EXPECT_GT(cancelled, 0);
+  Stats s = e->stats();
+  EXPECT_EQ(s.running, 0);
+  EXPECT_EQ(s.waiting, 0);
+  EXPECT_EQ(s.kv_blocks_free, s.kv_blocks_total);
 }
 
 TEST(Engine, ShutdownFailsPendingRequests) {
