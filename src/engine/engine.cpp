@@ -342,7 +342,8 @@ void EngineImpl::run_embed(Active* a) {
   done.prompt_tokens = n;
   done.prompt_ns = ns_between(t0, Clock::now());
   done.embedding.resize(n_embd);
-  for (int32_t j = 0; j < n_embd; ++j) done.embedding[j] = static_cast<float>(norm > 0 ? sum[j] / norm : 0.0);
+  if (!a->req.embed_normalize || norm == 0) norm = 1;
+  for (int32_t j = 0; j < n_embd; ++j) done.embedding[j] = static_cast<float>(sum[j] / norm);
   a->state = Sequence::State::kFinished;
   a->sink(std::move(done));
   finished_.push_back(a);

@@ -331,6 +331,13 @@ TEST(Engine, EmbeddingIsNormalizedMeanOfHiddenStates) {
   ASSERT_EQ(o.final_event.embedding.size(), static_cast<size_t>(d));
   for (int32_t j = 0; j < d; ++j) EXPECT_NEAR(o.final_event.embedding[j], want[j] / norm, 1e-4) << j;
   EXPECT_EQ(o.final_event.prompt_tokens, n);
+
+  r.embed_normalize = false;  // the plain mean
+  Outcome raw;
+  ASSERT_TRUE(e->submit(r, raw.sink()).ok());
+  raw.wait();
+  ASSERT_EQ(raw.final_event.embedding.size(), static_cast<size_t>(d));
+  for (int32_t j = 0; j < d; ++j) EXPECT_NEAR(raw.final_event.embedding[j], want[j], 1e-4) << j;
 }
 
 TEST(Engine, RejectsBadRequests) {
