@@ -131,14 +131,26 @@ void Sampler::typical(std::vector<Candidate>& c, float p) {
 
 void Sampler::top_p(std::vector<Candidate>& c, float p) {
   if (p >= 1.0f || c.size() <= 1) return;
-  softmax(c);
-  double cum = 0;
-  for (size_t i = 0; i < c.size(); ++i) {
-    cum += c[i].p;
-    if (cum >= p) {
-      c.resize(i + 1);
-      return;
+  // The normalizer needs every token but the cut needs only the most likely ones: sort a head
+  // that grows 4x until it holds mass p, instead of sorting the whole vocabulary.
+  float max = kNegInf;
+  for (const Candidate& x : c) max = std::max(max, x.logit);
+  double sum = 0;
+  if (max != kNegInf)
+    for (const Candidate& x : c) sum += std::exp(x.logit - max);
+  size_t head = std::min<size_t>(256, c.size());
+  for (;;) {
+    std::partial_sort(c.begin(), c.begin() + static_cast<ptrdiff_t>(head), c.end(), by_logit);
+    double cum = 0;
+    for (size_t i = 0; i < head; ++i) {
+      cum += max == kNegInf ? 1.0 / static_cast<double>(c.size()) : std::exp(c[i].logit - max) / sum;
+      if (cum >= p) {
+        c.resize(i + 1);
+        return;
+      }
     }
+    if (head == c.size()) return;  // rounding kept the total below p: keep everything
+    head = std::min(head * 4, c.size());
   }
 }
 
@@ -199,26 +211,37 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
 
   int32_t result = -1;
   if (o_.temperature <= 0.0f) {
-    Candidate best{0, value(0), 0.0f};
-    for (int32_t id = 1; id < n_vocab_; ++id) {
-      Candidate c{id, value(id), 0.0f};
-      if (by_logit(c, best)) best = c;
+    // Argmax over untouched tokens (a strict > keeps the lowest id on ties; NaN never wins),
+    // then the adjusted ones.
+    Candidate best{-1, kNegInf, 0.0f};
+    for (int32_t id = 0; id < n_vocab_; ++id) {
+      if (logits[id] > best.logit && slot_[id] < 0) best = {id, logits[id], 0.0f};
     }
+    for (const Candidate& x : adj_)
+      if (best.id < 0 || by_logit(x, best)) best = x;
+    if (best.id < 0 || best.logit == kNegInf) best.id = 0;  // all -inf: lowest id, as a full sort would
     result = best.id;
   } else if (o_.top_k > 0 && o_.top_k < n_vocab_) {
-    // Top-k by a bounded heap whose front is the worst kept candidate.
+    // Top-k by a bounded heap whose front is the worst kept candidate. Once full, a token is only
+    // looked at when its logit reaches the front's (NaN never does).
+    const auto k = static_cast<size_t>(o_.top_k);
     cand_.clear();
-    for (int32_t id = 0; id < n_vocab_; ++id) {
-      Candidate c{id, value(id), 0.0f};
-      if (static_cast<int32_t>(cand_.size()) < o_.top_k) {
-        cand_.push_back(c);
+    auto offer = [&](const Candidate& x) {
+      if (cand_.size() < k) {
+        cand_.push_back(x);
         std::push_heap(cand_.begin(), cand_.end(), by_logit);
-      } else if (by_logit(c, cand_.front())) {
+      } else if (by_logit(x, cand_.front())) {
         std::pop_heap(cand_.begin(), cand_.end(), by_logit);
-        cand_.back() = c;
+        cand_.back() = x;
         std::push_heap(cand_.begin(), cand_.end(), by_logit);
       }
+    };
+    for (int32_t id = 0; id < n_vocab_; ++id) {
+      if (cand_.size() == k && !(logits[id] >= cand_.front().logit)) continue;
+      if (slot_[id] >= 0) continue;
+      offer({id, raw(id), 0.0f});
     }
+    for (const Candidate& x : adj_) offer(x);
   } else {
     cand_.resize(n_vocab_);
     for (int32_t id = 0; id < n_vocab_; ++id) cand_[id] = {id, value(id), 0.0f};

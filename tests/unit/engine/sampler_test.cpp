@@ -226,7 +226,8 @@ TEST(Sampler, Validation) {
 int32_t reference_sample(const SamplingOptions& o, std::span<const float> logits, std::span<const int32_t> history,
                          std::mt19937_64& rng) {
   std::vector<Candidate> c;
-  for (size_t i = 0; i < logits.size(); ++i) c.push_back({static_cast<int32_t>(i), logits[i], 0.0f});
+  for (size_t i = 0; i < logits.size(); ++i)
+    c.push_back({static_cast<int32_t>(i), std::isnan(logits[i]) ? -INFINITY : logits[i], 0.0f});
   for (const auto& [id, bias] : o.logit_bias) c[id].logit += bias;
   size_t n = o.repeat_last_n < 0 ? history.size() : std::min<size_t>(o.repeat_last_n, history.size());
   Sampler::penalize(c, history.subspan(history.size() - n), o.repeat_penalty, o.frequency_penalty,
@@ -248,8 +249,8 @@ int32_t reference_sample(const SamplingOptions& o, std::span<const float> logits
 TEST(Sampler, MatchesTheFullVocabularyChain) {
   std::mt19937 gen(99);
   std::uniform_real_distribution<float> logit(-4.0f, 4.0f);
-  const int32_t v = 300;
-  for (int trial = 0; trial < 200; ++trial) {
+  for (int trial = 0; trial < 300; ++trial) {
+    const int32_t v = trial % 3 == 0 ? 3000 : 300;  // 3000: top_p must grow its sorted head
     SamplingOptions o;
     o.temperature = std::vector<float>{0.0f, 0.5f, 1.2f}[gen() % 3];
     o.top_k = std::vector<int32_t>{0, 1, 5, 40, 299, 300, 1000}[gen() % 7];
@@ -270,6 +271,8 @@ TEST(Sampler, MatchesTheFullVocabularyChain) {
     for (int step = 0; step < 20; ++step) {
       for (float& x : l) x = logit(gen);
       l[gen() % v] = l[gen() % v];  // exact ties happen with real logits too
+      if (trial % 10 == 1) l[gen() % v] = NAN;
+      if (trial % 10 == 2) l[gen() % v] = -INFINITY;
       int32_t want = reference_sample(o, l, hist, rng);
       int32_t got = s.sample(l, hist);
       ASSERT_EQ(got, want) << "trial " << trial << " step " << step;
