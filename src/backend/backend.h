@@ -97,6 +97,14 @@ class Backend {
   virtual void layer_norm(const Tensor& x, const Weight* w, const Weight* b, float eps, const Tensor& out) = 0;
   // out[n, w.rows] = x[n, w.cols] · wᵀ (+ bias). x and out must not alias.
   virtual void matmul(const Tensor& x, const Weight& w, const Weight* bias, const Tensor& out) = 0;
+  // Several matmuls of one input (q/k/v, gate/up): the input is converted once per activation
+  // format and all the weights' rows are split over the threads together (one dispatch).
+  struct MatmulJob {
+    const Weight* w = nullptr;
+    const Weight* bias = nullptr;
+    Tensor out;
+  };
+  virtual void matmul_multi(const Tensor& x, std::span<const MatmulJob> jobs) = 0;
   // x[t, c] += b[c]; in place.
   virtual void add_bias(const Tensor& x, const Weight& b) = 0;
   // Rotates each head of x ([n_tokens, n_head * head_dim], in place) by the token's position.

@@ -172,9 +172,9 @@ void attention_block(Ctx& c, int il, const Tensor& in, const Tensor& out) {
     k = c.qkv.cols_view(nq, nkv);
     v = c.qkv.cols_view(nq + nkv, nkv);
   } else {
-    c.be.matmul(in, l.wq, l.bq ? &l.bq : nullptr, q);
-    c.be.matmul(in, l.wk, l.bk ? &l.bk : nullptr, k);
-    c.be.matmul(in, l.wv, l.bv ? &l.bv : nullptr, v);
+    const backend::Backend::MatmulJob jobs[3] = {
+        {&l.wq, l.bq ? &l.bq : nullptr, q}, {&l.wk, l.bk ? &l.bk : nullptr, k}, {&l.wv, l.bv ? &l.bv : nullptr, v}};
+    c.be.matmul_multi(in, jobs);
   }
   if (l.q_norm) c.be.rms_norm(q, &l.q_norm, hp.norm_eps, q, hd);
   if (l.k_norm) c.be.rms_norm(k, &l.k_norm, hp.norm_eps, k, hd);
@@ -197,8 +197,8 @@ void attention_block(Ctx& c, int il, const Tensor& in, const Tensor& out) {
 void ffn_block(Ctx& c, int il, const Tensor& in, const Tensor& out) {
   const LayerWeights& l = c.w.layers[static_cast<size_t>(il)];
   if (l.ffn_gate) {
-    c.be.matmul(in, l.ffn_gate, nullptr, c.gate);
-    c.be.matmul(in, l.ffn_up, nullptr, c.up);
+    const backend::Backend::MatmulJob jobs[2] = {{&l.ffn_gate, nullptr, c.gate}, {&l.ffn_up, nullptr, c.up}};
+    c.be.matmul_multi(in, jobs);
     c.be.glu(c.gate, c.up, c.hp.act, c.gate);
     c.be.matmul(c.gate, l.ffn_down, nullptr, out);
   } else {  // fused gate|up

@@ -39,8 +39,8 @@ void dequant_super(const void* src, float* dst, int64_t n) {
 
 bool supports_dequantize(Type t) {
   switch (t) {
-    case Type::F32: case Type::F16: case Type::BF16: case Type::Q8_0: case Type::Q4_0: case Type::Q4_1:
-    case Type::Q5_0: case Type::Q5_1: case Type::Q8_K: case Type::Q2_K: case Type::Q3_K: case Type::Q4_K:
+    case Type::F32: case Type::F16: case Type::BF16: case Type::Q8_0: case Type::Q8_1: case Type::Q4_0:
+    case Type::Q4_1: case Type::Q5_0: case Type::Q5_1: case Type::Q8_K: case Type::Q2_K: case Type::Q3_K: case Type::Q4_K:
     case Type::Q5_K: case Type::Q6_K: case Type::IQ4_NL: case Type::IQ4_XS: case Type::MXFP4:
       return true;
     default:
@@ -70,6 +70,7 @@ void dequantize_row(Type t, const void* src, float* dst, int64_t n) {
     case Type::Q5_0: return dequant_small<blk::Q5_0, unpack::q5_0>(src, dst, n);
     case Type::Q5_1: return dequant_small<blk::Q5_1, unpack::q5_1>(src, dst, n);
     case Type::Q8_0: return dequant_small<blk::Q8_0, unpack::q8_0>(src, dst, n);
+    case Type::Q8_1: return dequant_small<blk::Q8_1, unpack::q8_1>(src, dst, n);
     case Type::IQ4_NL: return dequant_small<blk::IQ4_NL, unpack::iq4_nl>(src, dst, n);
     case Type::MXFP4: return dequant_small<blk::MXFP4, unpack::mxfp4>(src, dst, n);
     case Type::Q2_K: return dequant_super<blk::Q2_K, unpack::q2_k>(src, dst, n);

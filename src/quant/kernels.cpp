@@ -18,6 +18,15 @@ namespace {
 
 // ---- activation quantizers ----
 
+// x * id rounded to [-127, 127]; NaN (from NaN/inf activations) maps to 0 instead of relying on
+// lround's unspecified result.
+int8_t round_q8(float v) {
+  if (!(v == v)) return 0;
+  if (v >= 127.f) return 127;
+  if (v <= -127.f) return -127;
+  return static_cast<int8_t>(std::lround(v));
+}
+
 void act_q8_0(const float* x, void* dst, int64_t k) {
   auto* y = static_cast<blk::Q8_0*>(dst);
   for (int64_t i = 0; i < k / 32; ++i, x += 32) {
@@ -26,7 +35,7 @@ void act_q8_0(const float* x, void* dst, int64_t k) {
     const float d = amax / 127;
     const float id = d != 0 ? 1 / d : 0;
     y[i].d = fp32_to_fp16(d);
-    for (int j = 0; j < 32; ++j) y[i].qs[j] = static_cast<int8_t>(std::lround(x[j] * id));
+    for (int j = 0; j < 32; ++j) y[i].qs[j] = round_q8(x[j] * id);
   }
 }
 
@@ -39,7 +48,7 @@ void act_q8_1(const float* x, void* dst, int64_t k) {
     const float id = d != 0 ? 1 / d : 0;
     int sum = 0;
     for (int j = 0; j < 32; ++j) {
-      y[i].qs[j] = static_cast<int8_t>(std::lround(x[j] * id));
+      y[i].qs[j] = round_q8(x[j] * id);
       sum += y[i].qs[j];
     }
     y[i].d = fp32_to_fp16(d);
@@ -55,7 +64,7 @@ void act_q8_k(const float* x, void* dst, int64_t k) {
     const float d = amax / 127;
     const float id = d != 0 ? 1 / d : 0;
     y[i].d = d;
-    for (int j = 0; j < 256; ++j) y[i].qs[j] = static_cast<int8_t>(std::lround(x[j] * id));
+    for (int j = 0; j < 256; ++j) y[i].qs[j] = round_q8(x[j] * id);
     for (int g = 0; g < 16; ++g) {
       int s = 0;
       for (int l = 0; l < 16; ++l) s += y[i].qs[16 * g + l];

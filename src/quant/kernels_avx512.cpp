@@ -1,10 +1,18 @@
-// quant kernels, avx512 level (compiled with its own -m flags; entered only after a cpuid check).
+// quant kernels, AVX-512 (F/BW/VL/DQ + VNNI) level. Compiled with its own -m flags (CMakeLists.txt) and entered only
+// after a cpuid check in kernels.cpp; the kernels themselves are in kernels_x86.inc.
 #include "quant/kernels_impl.h"
 
 #if defined(__x86_64__) && defined(PADDOCK_QUANT_X86)
-namespace paddock::quant::detail {
+#include <immintrin.h>
 
-void fill_avx512(KernelTable*) {}
+#include "quant/blocks.h"
+
+namespace paddock::quant::detail {
+namespace {
+#include "quant/kernels_x86.inc"
+}  // namespace
+
+void fill_avx512(KernelTable* t) { install_all(t); }
 
 }  // namespace paddock::quant::detail
 #endif

@@ -56,6 +56,11 @@ static inline void q8_0(const blk::Q8_0& b, Small* s) {
   s->d = fp16_to_fp32(b.d);
   s->m = 0;
 }
+static inline void q8_1(const blk::Q8_1& b, Small* s) {
+  std::memcpy(s->q, b.qs, 32);
+  s->d = fp16_to_fp32(b.d);
+  s->m = 0;
+}
 static inline void iq4_nl(const blk::IQ4_NL& b, Small* s) {
   for (int j = 0; j < 16; ++j) {
     s->q[j] = blk::kIq4nlValues[b.qs[j] & 0xF];
@@ -172,15 +177,19 @@ static inline void q8_k(const blk::Q8_K& b, Super* s) {
 }
 
 static inline void iq4_xs(const blk::IQ4_XS& b, Super* s) {
+  for (int i = 0; i < 128; ++i) {
+    const int ib = i / 16, j = i % 16;
+    s->q[32 * ib + j] = blk::kIq4nlValues[b.qs[i] & 0xF];
+    s->q[32 * ib + 16 + j] = blk::kIq4nlValues[b.qs[i] >> 4];
+  }
+  const unsigned high = b.scales_h;
   for (int ib = 0; ib < 8; ++ib) {
-    const uint8_t* qs = b.qs + 16 * ib;
-    for (int j = 0; j < 16; ++j) {
-      s->q[32 * ib + j] = blk::kIq4nlValues[qs[j] & 0xF];
-      s->q[32 * ib + 16 + j] = blk::kIq4nlValues[qs[j] >> 4];
-    }
-    int ls = ((b.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((b.scales_h >> (2 * ib)) & 3) << 4);
-    s->sc[2 * ib] = s->sc[2 * ib + 1] = static_cast<int16_t>(ls - 32);
-    s->mn[2 * ib] = s->mn[2 * ib + 1] = 0;
+    const unsigned low = (b.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xFu;
+    const int ls = static_cast<int>(low | (((high >> (2 * ib)) & 3u) << 4));
+    s->sc[2 * ib] = static_cast<int16_t>(ls - 32);
+    s->sc[2 * ib + 1] = static_cast<int16_t>(ls - 32);
+    s->mn[2 * ib] = 0;
+    s->mn[2 * ib + 1] = 0;
   }
   s->d = fp16_to_fp32(b.d);
   s->dmin = 0;

@@ -47,9 +47,27 @@ float gelu_tanh(float x) {
   return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x)));
 }
 
+// GELU as ggml's CPU backend evaluates it (our oracle): through an fp16 table, i.e. the input
+// and output rounded to fp16, exact outside [-10, 10].
+float gelu_ggml(float x) {
+  if (x <= -10.0f) return 0.0f;
+  if (x >= 10.0f) return x;
+  return fp16_to_fp32(fp32_to_fp16(gelu_tanh(fp16_to_fp32(fp32_to_fp16(x)))));
+}
+
 }  // namespace
 
 CpuBackend::CpuBackend(int n_threads) : pool_(n_threads) { scratch_.resize(static_cast<size_t>(pool_.size())); }
+
+void CpuBackend::par(int64_t n, int64_t cost, const std::function<void(int, int64_t, int64_t)>& fn) {
+  constexpr int64_t kInline = 1 << 15;
+  if (n <= 0) return;
+  if (n == 1 || pool_.size() == 1 || n * cost < kInline) {
+    fn(0, 0, n);
+    return;
+  }
+  pool_.parallel_for(n, fn);
+}
 
 std::string CpuBackend::name() const { return std::string("cpu/") + simd_name(simd_level()); }
 
@@ -107,7 +125,7 @@ void CpuBackend::read_rows(const Tensor& src, int64_t n, float* dst) {
 }
 
 void CpuBackend::embed(const Weight& table, float scale, const Tensor& out) {
-  pool_.parallel_for(step_.n_tokens(), [&](int, int64_t b, int64_t e) {
+  par(step_.n_tokens(), out.cols, [&](int, int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       float* o = out.f32() + t * out.stride;
       weight_row_to_f32(table, step_.tokens[t], o);
@@ -120,7 +138,7 @@ void CpuBackend::embed(const Weight& table, float scale, const Tensor& out) {
 void CpuBackend::rms_norm(const Tensor& x, const Weight* w, float eps, const Tensor& out, int64_t group) {
   if (group <= 0) group = x.cols;
   const float* wf = w != nullptr ? static_cast<const float*>(w->data) : nullptr;
-  pool_.parallel_for(x.rows, [&](int, int64_t b, int64_t e) {
+  par(x.rows, x.cols, [&](int, int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const float* xi = x.f32() + r * x.stride;
       float* o = out.f32() + r * out.stride;
@@ -137,7 +155,7 @@ void CpuBackend::rms_norm(const Tensor& x, const Weight* w, float eps, const Ten
 void CpuBackend::layer_norm(const Tensor& x, const Weight* w, const Weight* bias, float eps, const Tensor& out) {
   const float* wf = w != nullptr ? static_cast<const float*>(w->data) : nullptr;
   const float* bf = bias != nullptr ? static_cast<const float*>(bias->data) : nullptr;
-  pool_.parallel_for(x.rows, [&](int, int64_t b, int64_t e) {
+  par(x.rows, x.cols, [&](int, int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const float* xi = x.f32() + r * x.stride;
       float* o = out.f32() + r * out.stride;
@@ -159,7 +177,7 @@ void CpuBackend::layer_norm(const Tensor& x, const Weight* w, const Weight* bias
 
 void CpuBackend::add_bias(const Tensor& x, const Weight& bias) {
   const float* bf = static_cast<const float*>(bias.data);
-  pool_.parallel_for(x.rows, [&](int, int64_t b, int64_t e) {
+  par(x.rows, x.cols, [&](int, int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       float* xi = x.f32() + r * x.stride;
       for (int64_t c = 0; c < x.cols; ++c) xi[c] += bf[c];
@@ -193,7 +211,7 @@ void CpuBackend::rope(const Tensor& x, int32_t n_head, int32_t head_dim, const R
     corr[1] = std::min(static_cast<float>(p.n_dims - 1),
                        std::ceil(yarn_corr_dim(p.n_dims, p.n_ctx_orig, p.beta_slow, p.freq_base)));
   }
-  pool_.parallel_for(x.rows, [&](int tid, int64_t b, int64_t e) {
+  par(x.rows, x.cols, [&](int tid, int64_t b, int64_t e) {
     std::vector<float>& cs = scratch_[tid];
     cs.resize(static_cast<size_t>(2 * half));
     for (int64_t t = b; t < e; ++t) {
@@ -225,7 +243,7 @@ void CpuBackend::rope(const Tensor& x, int32_t n_head, int32_t head_dim, const R
 }
 
 void CpuBackend::glu(const Tensor& gate, const Tensor& up, Act act, const Tensor& out) {
-  pool_.parallel_for(gate.rows, [&](int, int64_t b, int64_t e) {
+  par(gate.rows, 8 * gate.cols, [&](int, int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const float* g = gate.f32() + r * gate.stride;
       const float* u = up.f32() + r * up.stride;
@@ -233,14 +251,14 @@ void CpuBackend::glu(const Tensor& gate, const Tensor& up, Act act, const Tensor
       if (act == Act::kSilu) {
         for (int64_t c = 0; c < gate.cols; ++c) o[c] = g[c] / (1.0f + std::exp(-g[c])) * u[c];
       } else {
-        for (int64_t c = 0; c < gate.cols; ++c) o[c] = gelu_tanh(g[c]) * u[c];
+        for (int64_t c = 0; c < gate.cols; ++c) o[c] = gelu_ggml(g[c]) * u[c];
       }
     }
   });
 }
 
 void CpuBackend::add(const Tensor& a, const Tensor& b2, const Tensor& out) {
-  pool_.parallel_for(a.rows, [&](int, int64_t b, int64_t e) {
+  par(a.rows, a.cols, [&](int, int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const float* x = a.f32() + r * a.stride;
       const float* y = b2.f32() + r * b2.stride;
@@ -258,7 +276,7 @@ void CpuBackend::scale(const Tensor& x, float s) {
 }
 
 void CpuBackend::softcap(const Tensor& x, float cap) {
-  pool_.parallel_for(x.rows, [&](int, int64_t b, int64_t e) {
+  par(x.rows, x.cols, [&](int, int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       float* xi = x.f32() + r * x.stride;
       for (int64_t c = 0; c < x.cols; ++c) xi[c] = cap * std::tanh(xi[c] / cap);

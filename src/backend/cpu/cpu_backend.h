@@ -25,6 +25,7 @@ class CpuBackend final : public Backend {
   void rms_norm(const Tensor& x, const Weight* w, float eps, const Tensor& out, int64_t group) override;
   void layer_norm(const Tensor& x, const Weight* w, const Weight* b, float eps, const Tensor& out) override;
   void matmul(const Tensor& x, const Weight& w, const Weight* bias, const Tensor& out) override;
+  void matmul_multi(const Tensor& x, std::span<const MatmulJob> jobs) override;
   void add_bias(const Tensor& x, const Weight& b) override;
   void rope(const Tensor& x, int32_t n_head, int32_t head_dim, const RopeParams& p) override;
   void attention(const Tensor& q, const Tensor& k, const Tensor& v, const KvLayer& kv, int32_t block_size,
@@ -38,11 +39,14 @@ class CpuBackend final : public Backend {
 
  private:
   void store_kv(const Tensor& src, const Tensor& cache, int32_t block_size);
+  // parallel_for over n items of about `cost` elements each; small jobs run on the caller's
+  // thread (a pool wake-up costs more than they do).
+  void par(int64_t n, int64_t cost, const std::function<void(int, int64_t, int64_t)>& fn);
   ThreadPool pool_;
   Batch step_;                    // host copy of the current step
   std::vector<int32_t> tok_seq_;  // [n_tokens] sequence index of each token
   std::vector<std::vector<float>> scratch_;  // per thread
-  std::vector<uint8_t> act_;                 // matmul activations in the weight's dot format
+  std::vector<std::vector<uint8_t>> act_;    // matmul activations, one buffer per dot format
 };
 
 }  // namespace paddock::backend::cpu

@@ -84,8 +84,9 @@ TEST_P(MatmulTypes, MatchesDequantizedReference) {
         err += (got[t * rows + r] - ref) * (got[t * rows + r] - ref);
         norm += ref * ref;
       }
-    // Float weights: exact up to rounding. Quantized: activations are int8-quantized too.
-    const double bound = (type == quant::Type::F32 || type == quant::Type::F16 || type == quant::Type::BF16) ? 1e-5 : 2e-2;
+    // F32: exact up to summation order. F16/BF16: activations are rounded to the weight type
+    // (as ggml does). Quantized: activations are int8-quantized too.
+    const double bound = type == quant::Type::F32 ? 1e-5 : type == quant::Type::F16 ? 1e-3 : type == quant::Type::BF16 ? 5e-3 : 2e-2;
     EXPECT_LT(std::sqrt(err / norm), bound) << ti->name << " n=" << n;
   }
 }
@@ -198,7 +199,8 @@ TEST(BackendOps, PagedAttentionCausalWindowSoftcapGqa) {
         f.be->attention(q, k, v, kv, bs, p, out);
         auto got = f.read(out);
         auto ref = ref_attention(slice(qa, nh * hd), ka, va, n, start, nh, nkv, hd, 0.3f, cap, window);
-        for (size_t i = 0; i < ref.size(); ++i) ASSERT_NEAR(got[i], ref[i], 1e-4) << "window " << window << " i " << i;
+        // q and the probabilities are rounded to fp16 on the way (as in llama.cpp).
+        for (size_t i = 0; i < ref.size(); ++i) ASSERT_NEAR(got[i], ref[i], 3e-3) << "window " << window << " i " << i;
         start += n;
       }
     }
@@ -233,7 +235,9 @@ TEST(BackendOps, GluAddScaleSoftcap) {
   for (int i = 0; i < 40; ++i) {
     EXPECT_NEAR(s[i], g[i] / (1 + std::exp(-g[i])) * u[i], 1e-5);
     const double x = g[i];
-    EXPECT_NEAR(gl[i], 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x))) * u[i], 1e-5);
+    // GELU goes through fp16 like ggml's table: relative error up to ~1e-3.
+    EXPECT_NEAR(gl[i], 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x))) * u[i],
+                2e-3 * std::fabs(x) + 1e-4);
   }
   f.be->softcap(tg, 2.0f);
   auto c = f.read(tg);

@@ -33,8 +33,10 @@ int main(int argc, char** argv) {
       return 1;
     }
     auto sha = paddock::sha256_file_hex(path);
-    const size_t n_vocab = std::max<size_t>(paddock::gguf::tiny_vocab().tokens.size(), spec->n_vocab);
-    std::printf("%s %s %s %zu\n", name.c_str(), sha.ok() ? sha->c_str() : "?", path.c_str(), n_vocab);
+    auto f = paddock::gguf::File::open(path);
+    const paddock::gguf::TensorInfo* emb = f.ok() ? f->tensor("token_embd.weight") : nullptr;
+    const long long n_vocab = emb != nullptr ? static_cast<long long>(emb->ne[1]) : 0;
+    std::printf("%s %s %s %lld\n", name.c_str(), sha.ok() ? sha->c_str() : "?", path.c_str(), n_vocab);
   }
   return 0;
 }

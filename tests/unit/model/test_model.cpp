@@ -20,7 +20,7 @@ uint64_t splitmix64(uint64_t& s) {
 }
 float uniform(uint64_t& s) { return static_cast<float>(splitmix64(s) >> 40) * (1.0f / 8388608.0f) - 1.0f; }
 
-enum class Init { kNorm, kBias, kEmbedding, kLinear, kOutput };
+enum class Init { kNorm, kNormBig, kBias, kEmbedding, kTiedEmbedding, kLinear, kOutput };
 
 Status fill(std::span<uint8_t> out, quant::Type type, int64_t ne0, Init init, uint64_t seed, uint64_t id) {
   uint64_t st = seed * 0x2545f4914f6cdd1dull + id * 0x9e3779b97f4a7c15ull + 7;
@@ -29,6 +29,8 @@ Status fill(std::span<uint8_t> out, quant::Type type, int64_t ne0, Init init, ui
     case Init::kNorm: break;
     case Init::kBias: scale = 0.5f; break;
     case Init::kEmbedding: scale = 1.0f; break;
+    case Init::kTiedEmbedding: scale = 0.1f; break;
+    case Init::kNormBig: scale = 4.0f; break;
     case Init::kLinear: scale = 1.7f / std::sqrt(static_cast<float>(ne0)); break;
     case Init::kOutput: scale = 12.0f / std::sqrt(static_cast<float>(ne0)); break;
   }
@@ -38,7 +40,7 @@ Status fill(std::span<uint8_t> out, quant::Type type, int64_t ne0, Init init, ui
   for (uint64_t r = 0; r < rows; ++r) {
     for (auto& v : row) {
       const float u = uniform(st);
-      v = init == Init::kNorm ? 1.0f + 0.25f * u : u * scale;
+      v = init == Init::kNorm ? 1.0f + 0.25f * u : init == Init::kNormBig ? 4.0f + u : u * scale;
     }
     quant::quantize_row(type, row.data(), out.data() + r * rb, ne0);
   }
@@ -105,6 +107,13 @@ Result<gguf::Writer> make_test_model(const TestModelSpec& s) {
     return make_error(ErrorCode::kInvalidArgument, "bad head counts");
 
   gguf::TinyVocab vocab = gguf::tiny_vocab();
+  if (a == "phi3") {  // llama.cpp's phi3 vocabulary setup looks these up by text
+    for (const char* t : {"<|endoftext|>", "<|end|>"}) {
+      vocab.tokens.push_back(t);
+      vocab.scores.push_back(0.0f);
+      vocab.types.push_back(3);
+    }
+  }
   for (uint32_t i = static_cast<uint32_t>(vocab.tokens.size()); i < s.n_vocab; ++i) {
     vocab.tokens.push_back("<extra_" + std::to_string(i) + ">");
     vocab.scores.push_back(-1000.0f);
@@ -154,8 +163,12 @@ Result<gguf::Writer> make_test_model(const TestModelSpec& s) {
     return w.add_tensor_producer(std::move(name), static_cast<uint32_t>(type), std::move(ne),
                                  [=](std::span<uint8_t> out) { return fill(out, type, ne0, init, seed, tid); });
   };
-  RETURN_IF_ERROR(add("token_embd.weight", s.type, {e, n_vocab}, Init::kEmbedding));
-  RETURN_IF_ERROR(add("output_norm.weight", f32, {e}, Init::kNorm));
+  // A tied table doubles as the output projection: small rows keep the input embedding from
+  // dominating the residual stream (else the model just predicts its input token), and a larger
+  // output norm brings the logits back to the range of an untied model's.
+  RETURN_IF_ERROR(add("token_embd.weight", s.type, {e, n_vocab},
+                      (s.tied_output || gemma) ? Init::kTiedEmbedding : Init::kEmbedding));
+  RETURN_IF_ERROR(add("output_norm.weight", f32, {e}, (s.tied_output || gemma) ? Init::kNormBig : Init::kNorm));
   if (!s.tied_output && !gemma) RETURN_IF_ERROR(add("output.weight", hi, {e, n_vocab}, Init::kOutput));
   if (s.rope_freqs) RETURN_IF_ERROR(add("rope_freqs.weight", f32, {hd / 2}, Init::kNorm));
   for (uint32_t l = 0; l < s.n_layer; ++l) {
