@@ -56,4 +56,23 @@ with open('src/tokenizer/nfc_tables.inc', 'w') as f:
     for i in range(0, len(comp), 6):
         f.write(' ' + ' '.join('{0x%X,0x%X,0x%X},' % e for e in comp[i:i + 6]) + '\n')
     f.write('};\n')
-print(len(ccc), len(decomp), len(comp))
+    # NFC quick check: code points that are not NFC on their own (No) or may combine with what
+    # precedes them (Maybe: second half of a composition, Hangul V/T jamo).
+    unsafe = set(b for _, b, _ in comp) | set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))
+    for cp in range(0x110000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        if unicodedata.normalize('NFC', chr(cp)) != chr(cp):
+            unsafe.add(cp)
+    ranges = []
+    for cp in sorted(unsafe):
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1][1] = cp
+        else:
+            ranges.append([cp, cp])
+    f.write('struct CpRange { uint32_t lo, hi; };\n')
+    f.write('static const CpRange kNfcUnsafe[] = {\n')
+    for i in range(0, len(ranges), 8):
+        f.write(' ' + ' '.join('{0x%X,0x%X},' % tuple(e) for e in ranges[i:i + 8]) + '\n')
+    f.write('};\n')
+print(len(ccc), len(decomp), len(comp), len(ranges))

@@ -2,7 +2,7 @@
 // Used by Tokenizer::from_hf (so every test of an HF vocabulary also tests this converter) and
 // later by the model converter.
 #include <algorithm>
-#include <map>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -25,6 +25,14 @@ Value v_arr(ValueType elem, std::vector<Value> items) {
 Value v_f32(float f) { Value v; v.type = ValueType::kFloat32; v.f = f; return v; }
 Value v_i32(int32_t x) { Value v; v.type = ValueType::kInt32; v.i = x; return v; }
 
+// j[key] without operator[]'s undefined behaviour on a missing key: null if absent.
+const json& field(const json& j, const char* key) {
+  static const json kNull;
+  if (!j.is_object()) return kNull;
+  auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
 // A token named in tokenizer_config.json: "text" or {"content": "text", ...}.
 std::string token_name(const json& j) {
   if (j.is_string()) return j.get<std::string>();
@@ -40,11 +48,11 @@ Status collect_pre(const json& p, std::vector<std::string>* regexes, bool* byte_
   if (type == "Sequence") {
     for (const auto& q : p.value("pretokenizers", json::array())) RETURN_IF_ERROR(collect_pre(q, regexes, byte_level));
   } else if (type == "Split") {
-    const json& pat = p["pattern"];
-    if (pat.contains("Regex")) {
+    const json& pat = field(p, "pattern");
+    if (field(pat, "Regex").is_string()) {
       if (p.value("invert", false)) return make_error(ErrorCode::kUnsupported, "tokenizer.json: inverted Split pre-tokenizer");
       if (p.value("behavior", "") != "Isolated") return make_error(ErrorCode::kUnsupported, "tokenizer.json: Split behavior '{}'", p.value("behavior", ""));
-      regexes->push_back(pat["Regex"].get<std::string>());
+      regexes->push_back(field(pat, "Regex").get<std::string>());
     }
     // A String split on " " (Gemma) never fires: the normalizer has already replaced spaces.
   } else if (type == "ByteLevel") {
@@ -72,7 +80,7 @@ Status collect_norm(const json& n, Norm* out) {
     out->nfc = true;
   } else if (type == "Prepend" && n.value("prepend", "") == "\u2581") {
     out->prepend = true;
-  } else if (type == "Replace" && n["pattern"].value("String", "") == " " && n.value("content", "") == "\u2581") {
+  } else if (type == "Replace" && field(field(n, "pattern"), "String") == " " && n.value("content", "") == "\u2581") {
     out->replace_space = true;
   } else {
     return make_error(ErrorCode::kUnsupported, "tokenizer.json: normalizer '{}'", n.dump().substr(0, 200));
@@ -112,13 +120,19 @@ Result<MetadataKv> convert(const json& tj, const json& cj) {
     if (id < 0 || id >= kMaxVocab) return make_error(ErrorCode::kCorrupt, "tokenizer.json: vocab id {} out of range", id);
     n = std::max(n, id + 1);
   }
-  const json added = tj.value("added_tokens", json::array());
+  static const json kNoAdded = json::array();
+  auto ait = tj.find("added_tokens");
+  const json& added = ait != tj.end() && ait->is_array() ? *ait : kNoAdded;
   for (const auto& a : added) {
     int64_t id = a.value("id", int64_t{-1});
     if (id < 0 || id >= kMaxVocab) return make_error(ErrorCode::kCorrupt, "tokenizer.json: added token id {} out of range", id);
     n = std::max(n, id + 1);
   }
   if (n == 0) return make_error(ErrorCode::kCorrupt, "tokenizer.json: empty vocabulary");
+  // Ids with no token become "[PADn]" placeholders; a few are normal, millions are an attack.
+  if (static_cast<size_t>(n) > 2 * (vocab.size() + added.size()) + 1024)
+    return make_error(ErrorCode::kCorrupt, "tokenizer.json: ids go up to {} but only {} tokens are defined", n - 1,
+                      vocab.size() + added.size());
 
   std::vector<std::string> tokens(static_cast<size_t>(n));
   std::vector<TokenType> types(static_cast<size_t>(n), TokenType::kUnused);
@@ -130,7 +144,8 @@ Result<MetadataKv> convert(const json& tj, const json& cj) {
     tokens[id] = it.key();
     types[id] = TokenType::kNormal;
   }
-  std::map<std::string, int32_t> by_text;
+  std::unordered_map<std::string, int32_t> by_text;
+  by_text.reserve(tokens.size());
   for (size_t i = 0; i < tokens.size(); ++i)
     if (seen[i]) by_text.emplace(tokens[i], static_cast<int32_t>(i));
   for (const auto& a : added) {
@@ -184,13 +199,16 @@ Result<MetadataKv> convert(const json& tj, const json& cj) {
 
   // Merges, in GGUF's "left right" spelling.
   std::vector<Value> merges;
-  const json& mj = model.value("merges", json::array());
+  static const json kEmpty = json::array();
+  auto mit = model.find("merges");
+  const json& mj = mit != model.end() && mit->is_array() ? *mit : kEmpty;
   merges.reserve(mj.size());
   if (static_cast<int64_t>(mj.size()) > kMaxMerges) return make_error(ErrorCode::kCorrupt, "tokenizer.json: too many merges");
   std::vector<float> scores;
   if (!byte_level) scores.assign(tokens.size(), 0.0f);
   std::vector<bool> scored(tokens.size(), false);
   int32_t rank = 0;
+  std::string cat;
   for (const auto& m : mj) {
     std::string a, b;
     if (m.is_string()) {
@@ -206,13 +224,16 @@ Result<MetadataKv> convert(const json& tj, const json& cj) {
       return make_error(ErrorCode::kCorrupt, "tokenizer.json: malformed merge #{}", rank);
     }
     if (!byte_level) {
-      auto it = by_text.find(a + b);
+      cat.assign(a).append(b);
+      auto it = by_text.find(cat);
       if (it != by_text.end() && !scored[static_cast<size_t>(it->second)]) {
         scored[static_cast<size_t>(it->second)] = true;
         scores[static_cast<size_t>(it->second)] = -static_cast<float>(rank) - 1.0f;
       }
     }
-    merges.push_back(v_str(a + " " + b));
+    a += ' ';
+    a += b;
+    merges.push_back(v_str(std::move(a)));
     ++rank;
   }
   if (!byte_level)  // unreachable multi-character pieces rank after every merge

@@ -51,11 +51,29 @@ int64_t compose(uint32_t a, uint32_t b) {
 
 }  // namespace
 
-bool nfc_quick_check_ascii_like(std::string_view s) {
-  // Below U+0300 nothing decomposes or combines (U+00C0.. are already composed), so the text is NFC.
-  for (char ch : s) {
-    auto c = static_cast<uint8_t>(ch);
-    if (c >= 0xCC) return false;  // lead bytes of U+0300 and above
+bool is_nfc_quick(std::string_view s) {
+  uint8_t last_ccc = 0;
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<uint8_t>(s[i]);
+    if (c < 0x80) {
+      last_ccc = 0;
+      ++i;
+      continue;
+    }
+    int len = 1;
+    int32_t cp = utf8::decode(s, i, &len);
+    if (cp < 0) return false;  // let the full pass handle invalid bytes
+    i += static_cast<size_t>(len);
+    auto u = static_cast<uint32_t>(cp);
+    if (u < 0x300 || (u >= 0x4E00 && u <= 0x9FFF) || (u >= 0xAC00 && u <= 0xD7A3) || (u >= 0x3400 && u <= 0x4DBF)) {
+      last_ccc = 0;  // below U+0300, CJK ideographs, Hangul syllables: starters, NFC_QC=Yes
+      continue;
+    }
+    auto it = std::upper_bound(std::begin(kNfcUnsafe), std::end(kNfcUnsafe), u, [](uint32_t v, const CpRange& r) { return v < r.lo; });
+    if (it != std::begin(kNfcUnsafe) && u <= std::prev(it)->hi) return false;
+    uint8_t cc = ccc_of(u);
+    if (cc != 0 && last_ccc > cc) return false;
+    last_ccc = cc;
   }
   return true;
 }

@@ -122,6 +122,7 @@ Status TokenizerImpl::init() {
   // Merges by id. Each "left right" entry must name two tokens whose concatenation is a token.
   if (!vb_.merges.empty()) {
     pairs_.reserve(vb_.merges.size());
+    std::string cat;
     for (size_t r = 0; r < vb_.merges.size(); ++r) {
       const std::string& m = vb_.merges[r];
       int32_t a = -1, b = -1;
@@ -135,7 +136,7 @@ Status TokenizerImpl::init() {
         }
       }
       if (a < 0) return make_error(ErrorCode::kCorrupt, "tokenizer.ggml.merges[{}] = '{}' names unknown tokens", r, m);
-      std::string cat = vb_.tokens[static_cast<size_t>(a)] + vb_.tokens[static_cast<size_t>(b)];
+      cat.assign(vb_.tokens[static_cast<size_t>(a)]).append(vb_.tokens[static_cast<size_t>(b)]);
       auto im = text_to_id_.find(cat);
       if (im == text_to_id_.end())
         return make_error(ErrorCode::kCorrupt, "tokenizer.ggml.merges[{}] = '{}' makes a token not in the vocabulary", r, m);
@@ -231,7 +232,7 @@ void TokenizerImpl::encode_segment(std::string_view text, std::vector<int32_t>* 
 
 void TokenizerImpl::encode_bpe(std::string_view text, std::vector<int32_t>* out) const {
   std::string normalized;
-  if (vb_.nfc && !nfc_quick_check_ascii_like(text)) {
+  if (vb_.nfc && !is_nfc_quick(text)) {
     normalized = nfc_normalize(text);
     text = normalized;
   }

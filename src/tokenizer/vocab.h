@@ -76,6 +76,8 @@ class PairTable {
 
 // NFC normalization (canonical decomposition + composition), for the Qwen2 family normalizer.
 std::string nfc_normalize(std::string_view s);
-bool nfc_quick_check_ascii_like(std::string_view s);  // true: no code point >= U+0300 present
+// True when s is certainly NFC already (Unicode's NFC_Quick_Check: no No/Maybe code point and
+// combining classes in order); false means "run nfc_normalize".
+bool is_nfc_quick(std::string_view s);
 
 }  // namespace paddock::tokenizer
