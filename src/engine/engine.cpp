@@ -342,7 +342,8 @@ void EngineImpl::run_embed(Active* a) {
   done.prompt_tokens = n;
   done.prompt_ns = ns_between(t0, Clock::now());
   done.embedding.resize(n_embd);
-  for (int32_t j = 0; j < n_embd; ++j) done.embedding[j] = static_cast<float>(norm > 0 ? sum[j] / norm : 0.0);
+  if (!a->req.embed_normalize || norm == 0) norm = 1;
+  for (int32_t j = 0; j < n_embd; ++j) done.embedding[j] = static_cast<float>(sum[j] / norm);
   a->state = Sequence::State::kFinished;
   a->sink(std::move(done));
   finished_.push_back(a);
@@ -361,6 +362,7 @@ void EngineImpl::finish(Active* a, const char* reason) {
     done.prompt_ns = ns_between(a->t_start, a->first_token ? a->t_first_token : now);
     done.eval_ns = a->first_token ? ns_between(a->t_first_token, now) : 0;
   }
+  publish_stats();  // a client that saw "done" also sees the blocks back
   a->sink(std::move(done));
   finished_.push_back(a);
 }
@@ -373,6 +375,7 @@ void EngineImpl::fail(Active* a, const std::string& message) {
   Event ev;
   ev.kind = Event::Kind::kError;
   ev.error = message;
+  publish_stats();
   a->sink(std::move(ev));
   finished_.push_back(a);
 }

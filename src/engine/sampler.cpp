@@ -18,6 +18,15 @@ bool by_logit(const Candidate& a, const Candidate& b) {
   return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
 }
 
+}  // namespace
+
+float penalized(float logit, float count, float repeat, float freq, float presence) {
+  logit = logit <= 0 ? logit * repeat : logit / repeat;
+  return logit - (count * freq + presence);
+}
+
+namespace {
+
 Status range_error(const char* name, double v, const char* range) {
   return make_error(ErrorCode::kInvalidArgument, "option {} = {} is out of range ({})", name, v, range);
 }
@@ -49,7 +58,8 @@ Status validate_sampling(const SamplingOptions& o, int32_t n_vocab) {
   return Status::Ok();
 }
 
-Sampler::Sampler(const SamplingOptions& o, int32_t n_vocab, int32_t num_ctx) : o_(o), n_vocab_(n_vocab) {
+Sampler::Sampler(const SamplingOptions& o, int32_t n_vocab, int32_t num_ctx)
+    : o_(o), n_vocab_(n_vocab), slot_(n_vocab, -1) {
   window_ = o.repeat_last_n < 0 ? num_ctx : std::min(o.repeat_last_n, num_ctx);
   uint64_t seed = o.seed >= 0 ? static_cast<uint64_t>(o.seed) : (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
   rng_.seed(seed);
@@ -65,9 +75,7 @@ void Sampler::penalize(std::vector<Candidate>& c, std::span<const int32_t> windo
     while (j < w.size() && w[j] == w[i]) ++j;
     Candidate& x = c[w[i]];
     assert(x.id == w[i]);
-    float count = static_cast<float>(j - i);
-    x.logit = x.logit <= 0 ? x.logit * repeat : x.logit / repeat;
-    x.logit -= count * freq + presence;
+    x.logit = penalized(x.logit, static_cast<float>(j - i), repeat, freq, presence);
     i = j;
   }
 }
@@ -123,14 +131,26 @@ void Sampler::typical(std::vector<Candidate>& c, float p) {
 
 void Sampler::top_p(std::vector<Candidate>& c, float p) {
   if (p >= 1.0f || c.size() <= 1) return;
-  softmax(c);
-  double cum = 0;
-  for (size_t i = 0; i < c.size(); ++i) {
-    cum += c[i].p;
-    if (cum >= p) {
-      c.resize(i + 1);
-      return;
+  // The normalizer needs every token but the cut needs only the most likely ones: sort a head
+  // that grows 4x until it holds mass p, instead of sorting the whole vocabulary.
+  float max = kNegInf;
+  for (const Candidate& x : c) max = std::max(max, x.logit);
+  double sum = 0;
+  if (max != kNegInf)
+    for (const Candidate& x : c) sum += std::exp(x.logit - max);
+  size_t head = std::min<size_t>(256, c.size());
+  for (;;) {
+    std::partial_sort(c.begin(), c.begin() + static_cast<ptrdiff_t>(head), c.end(), by_logit);
+    double cum = 0;
+    for (size_t i = 0; i < head; ++i) {
+      cum += max == kNegInf ? 1.0 / static_cast<double>(c.size()) : std::exp(c[i].logit - max) / sum;
+      if (cum >= p) {
+        c.resize(i + 1);
+        return;
+      }
     }
+    if (head == c.size()) return;  // rounding kept the total below p: keep everything
+    head = std::min(head * 4, c.size());
   }
 }
 
@@ -161,18 +181,74 @@ size_t Sampler::draw(const std::vector<Candidate>& c, double u) {
 
 int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> history) {
   assert(static_cast<int32_t>(logits.size()) == n_vocab_);
-  cand_.resize(n_vocab_);
-  for (int32_t i = 0; i < n_vocab_; ++i) cand_[i] = {i, std::isnan(logits[i]) ? kNegInf : logits[i], 0.0f};
-  for (const auto& [id, bias] : o_.logit_bias) cand_[id].logit += bias;
-  if (window_ > 0) {
+  // Bias and penalties touch few tokens: keep them sparse (adj_, indexed through slot_), so the
+  // vocabulary is only scanned, never copied, unless no top_k bounds the candidate set.
+  auto raw = [&](int32_t id) { return std::isnan(logits[id]) ? kNegInf : logits[id]; };
+  auto touch = [&](int32_t id) -> Candidate& {
+    if (slot_[id] < 0) {
+      slot_[id] = static_cast<int32_t>(adj_.size());
+      adj_.push_back({id, raw(id), 0.0f});
+    }
+    return adj_[slot_[id]];
+  };
+  adj_.clear();
+  for (const auto& [id, bias] : o_.logit_bias) touch(id).logit += bias;
+  const bool penalties = o_.repeat_penalty != 1.0f || o_.frequency_penalty != 0.0f || o_.presence_penalty != 0.0f;
+  if (window_ > 0 && penalties && !history.empty()) {
     size_t n = std::min<size_t>(window_, history.size());
-    penalize(cand_, history.subspan(history.size() - n), o_.repeat_penalty, o_.frequency_penalty,
-             o_.presence_penalty);
+    win_.assign(history.end() - static_cast<ptrdiff_t>(n), history.end());
+    std::sort(win_.begin(), win_.end());
+    for (size_t i = 0; i < win_.size();) {
+      size_t j = i;
+      while (j < win_.size() && win_[j] == win_[i]) ++j;
+      Candidate& x = touch(win_[i]);
+      x.logit = penalized(x.logit, static_cast<float>(j - i), o_.repeat_penalty, o_.frequency_penalty,
+                          o_.presence_penalty);
+      i = j;
+    }
   }
+  auto value = [&](int32_t id) { return slot_[id] >= 0 ? adj_[slot_[id]].logit : raw(id); };
+
+  int32_t result = -1;
   if (o_.temperature <= 0.0f) {
-    return std::min_element(cand_.begin(), cand_.end(), by_logit)->id;
+    // Argmax over untouched tokens (a strict > keeps the lowest id on ties; NaN never wins),
+    // then the adjusted ones.
+    Candidate best{-1, kNegInf, 0.0f};
+    for (int32_t id = 0; id < n_vocab_; ++id) {
+      if (logits[id] > best.logit && slot_[id] < 0) best = {id, logits[id], 0.0f};
+    }
+    for (const Candidate& x : adj_)
+      if (best.id < 0 || by_logit(x, best)) best = x;
+    if (best.id < 0 || best.logit == kNegInf) best.id = 0;  // all -inf: lowest id, as a full sort would
+    result = best.id;
+  } else if (o_.top_k > 0 && o_.top_k < n_vocab_) {
+    // Top-k by a bounded heap whose front is the worst kept candidate. Once full, a token is only
+    // looked at when its logit reaches the front's (NaN never does).
+    const auto k = static_cast<size_t>(o_.top_k);
+    cand_.clear();
+    auto offer = [&](const Candidate& x) {
+      if (cand_.size() < k) {
+        cand_.push_back(x);
+        std::push_heap(cand_.begin(), cand_.end(), by_logit);
+      } else if (by_logit(x, cand_.front())) {
+        std::pop_heap(cand_.begin(), cand_.end(), by_logit);
+        cand_.back() = x;
+        std::push_heap(cand_.begin(), cand_.end(), by_logit);
+      }
+    };
+    for (int32_t id = 0; id < n_vocab_; ++id) {
+      if (cand_.size() == k && !(logits[id] >= cand_.front().logit)) continue;
+      if (slot_[id] >= 0) continue;
+      offer({id, raw(id), 0.0f});
+    }
+    for (const Candidate& x : adj_) offer(x);
+  } else {
+    cand_.resize(n_vocab_);
+    for (int32_t id = 0; id < n_vocab_; ++id) cand_[id] = {id, value(id), 0.0f};
   }
-  top_k(cand_, o_.top_k);
+  for (const Candidate& c : adj_) slot_[c.id] = -1;
+  if (result >= 0) return result;
+
   typical(cand_, o_.typical_p);
   top_p(cand_, o_.top_p);
   min_p(cand_, o_.min_p);

@@ -22,6 +22,9 @@ struct Candidate {
   float p;
 };
 
+// The repeat/frequency/presence penalty of a token seen `count` times (llama.cpp's formula).
+float penalized(float logit, float count, float repeat, float freq, float presence);
+
 // kInvalidArgument naming the option for NaN/inf or out-of-range values.
 Status validate_sampling(const SamplingOptions& o, int32_t n_vocab);
 
@@ -50,6 +53,9 @@ class Sampler {
   int32_t window_;
   std::mt19937_64 rng_;
   std::vector<Candidate> cand_;  // scratch, reused every step
+  std::vector<Candidate> adj_;   // tokens changed by bias or penalties
+  std::vector<int32_t> slot_;    // [n_vocab] index into adj_ or -1
+  std::vector<int32_t> win_;
 };
 
 // Log-probabilities from the raw logits (the model's distribution, before any sampling stage):

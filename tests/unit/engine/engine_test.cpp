@@ -9,6 +9,8 @@
 #include <cmath>
 #include <condition_variable>
 #include <mutex>
+#include <random>
+#include <thread>
 
 #include "gguf/gguf.h"
 
@@ -66,10 +68,15 @@ struct Outcome {
   std::string text, reason, error;
   std::vector<std::vector<TokenLogprob>> logprobs;
   Event final_event;
+  int late_events = 0;  // anything after the terminal event is a bug
 
   Sink sink() {
     return [this](Event&& ev) {
       std::lock_guard<std::mutex> lk(mu);
+      if (done) {
+        ++late_events;
+        return;
+      }
       if (ev.kind == Event::Kind::kToken) {
         tokens.push_back(ev.token);
         text += ev.text;
@@ -97,6 +104,12 @@ Request greedy(std::vector<int32_t> prompt, int32_t n) {
   r.sampling.temperature = 0;
   r.num_predict = n;
   return r;
+}
+
+// Bans the tiny vocabulary's byte tokens (ids 3..258): a random model strings them into invalid
+// UTF-8, which the stream decoder rightly replaces, so text comparisons need whole pieces.
+void words_only(Request& r) {
+  for (int32_t id = 3; id < 259; ++id) r.sampling.logit_bias.emplace_back(id, -INFINITY);
 }
 
 std::vector<std::vector<int32_t>> run_all(Engine& e, const std::vector<Request>& reqs) {
@@ -188,6 +201,7 @@ TEST(Engine, SeededSamplingIsBatchIndependent) {
 TEST(Engine, StopStringsAndLimits) {
   auto e = make_engine({.max_seqs = 2, .num_ctx = 256});
   Request r = greedy(prompt_tokens("hello world"), 40);
+  words_only(r);
   Outcome full;
   ASSERT_TRUE(e->submit(r, full.sink()).ok());
   full.wait();
@@ -209,7 +223,8 @@ TEST(Engine, StopStringsAndLimits) {
   EXPECT_EQ(stopped.text.find(stop), std::string::npos);
 
   // The context fills up: done_reason "length" at num_ctx tokens.
-  Request rc = greedy(r.prompt, -1);
+  Request rc = r;
+  rc.num_predict = -1;
   rc.num_ctx = static_cast<int32_t>(r.prompt.size()) + 5;
   Outcome ctx;
   ASSERT_TRUE(e->submit(rc, ctx.sink()).ok());
@@ -222,6 +237,20 @@ TEST(Engine, StopStringsAndLimits) {
   ASSERT_TRUE(e->submit(r0, zero.sink()).ok());
   zero.wait();
   EXPECT_EQ(zero.final_event.eval_tokens, 0);
+}
+
+TEST(Engine, EndOfGenerationTokenStopsWithoutText) {
+  auto e = make_engine({.max_seqs = 1, .num_ctx = 256});
+  Request r = greedy(prompt_tokens("hello world"), 10);
+  words_only(r);
+  r.sampling.logit_bias.emplace_back(fixture().tok->eos(), 1000.0f);  // EOS wins at once
+  Outcome o;
+  ASSERT_TRUE(e->submit(r, o.sink()).ok());
+  o.wait();
+  EXPECT_EQ(o.reason, "stop");
+  EXPECT_EQ(o.final_event.eval_tokens, 1);
+  EXPECT_TRUE(o.tokens.empty());  // no token event for the EOS itself
+  EXPECT_EQ(o.text, "");
 }
 
 TEST(Engine, LogprobsOfGreedyChoice) {
@@ -302,6 +331,13 @@ TEST(Engine, EmbeddingIsNormalizedMeanOfHiddenStates) {
   ASSERT_EQ(o.final_event.embedding.size(), static_cast<size_t>(d));
   for (int32_t j = 0; j < d; ++j) EXPECT_NEAR(o.final_event.embedding[j], want[j] / norm, 1e-4) << j;
   EXPECT_EQ(o.final_event.prompt_tokens, n);
+
+  r.embed_normalize = false;  // the plain mean
+  Outcome raw;
+  ASSERT_TRUE(e->submit(r, raw.sink()).ok());
+  raw.wait();
+  ASSERT_EQ(raw.final_event.embedding.size(), static_cast<size_t>(d));
+  for (int32_t j = 0; j < d; ++j) EXPECT_NEAR(raw.final_event.embedding[j], want[j], 1e-4) << j;
 }
 
 TEST(Engine, RejectsBadRequests) {
@@ -311,6 +347,7 @@ TEST(Engine, RejectsBadRequests) {
     mutate(r);
     Outcome o;
     auto id = e->submit(r, o.sink());
+    if (id.ok()) o.wait();  // accepted: the sink must outlive the request
     return !id.ok() && id.error().code() == ErrorCode::kInvalidArgument;
   };
   EXPECT_FALSE(rejected([](Request&) {}));
@@ -338,6 +375,49 @@ TEST(Engine, RejectsBadRequests) {
   model = Model::load(fixture().file, {.n_threads = 1});
   bad = Engine::create(std::move(*model), fixture().tok, {.num_ctx = 256, .kv_block_size = 16, .kv_blocks = 3});
   EXPECT_FALSE(bad.ok());
+}
+
+TEST(Engine, ChurnWithCancelsLeavesNoLeak) {
+  // SECURITY.md load test 1 in miniature: many requests, a third cancelled at random moments
+  // (queued, prefilling or decoding), under KV pressure. Each gets exactly one terminal event
+  // and the engine returns to its idle baseline.
+  auto e = make_engine({.max_seqs = 4, .num_ctx = 256, .step_token_budget = 32, .kv_block_size = 16,
+                        .kv_blocks = 20});
+  const std::vector<std::string> texts = {"hello", "the model is a test", "I am in the world and you",
+                                          "the Paddock model of the world is in that test of you and I"};
+  std::mt19937 rng(5);
+  std::vector<std::unique_ptr<Outcome>> outs;
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 150; ++i) {
+    Request r = greedy(prompt_tokens(texts[rng() % texts.size()] + (i % 2 ? " and" : "")), 1 + rng() % 30);
+    if (i % 5 == 0) r.stop = {"e"};
+    if (i % 7 == 0) r.sampling.temperature = 0.7f;
+    outs.push_back(std::make_unique<Outcome>());
+    auto id = e->submit(r, outs.back()->sink());
+    ASSERT_TRUE(id.ok());
+    ids.push_back(*id);
+    if (rng() % 3 == 0) e->cancel(ids[rng() % ids.size()]);
+    if (rng() % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000));
+  }
+  int cancelled = 0;
+  for (auto& o : outs) {
+    o->wait();
+    if (!o->error.empty()) {
+      EXPECT_EQ(o->error, "request cancelled");
+      ++cancelled;
+    } else {
+      EXPECT_TRUE(o->reason == "stop" || o->reason == "length") << o->reason;
+    }
+  }
+  for (auto& o : outs) {
+    std::lock_guard<std::mutex> lk(o->mu);
+    EXPECT_EQ(o->late_events, 0);
+  }
+  EXPECT_GT(cancelled, 0);
+  Stats s = e->stats();
+  EXPECT_EQ(s.running, 0);
+  EXPECT_EQ(s.waiting, 0);
+  EXPECT_EQ(s.kv_blocks_free, s.kv_blocks_total);
 }
 
 TEST(Engine, ShutdownFailsPendingRequests) {

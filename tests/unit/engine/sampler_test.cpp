@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 
 namespace paddock::engine {
 namespace {
@@ -218,6 +219,66 @@ TEST(Sampler, Validation) {
   EXPECT_TRUE(bad([](SamplingOptions& o) { o.logit_bias = {{1, NAN}}; }));
   EXPECT_FALSE(bad([](SamplingOptions& o) { o.logit_bias = {{1, -INFINITY}}; }));  // ban a token
   EXPECT_FALSE(bad([](SamplingOptions& o) { o.temperature = 0; }));
+}
+
+// The straightforward chain over the whole vocabulary, built from the public stages: sample()
+// (sparse adjustments, heap top-k) must pick exactly the same tokens.
+int32_t reference_sample(const SamplingOptions& o, std::span<const float> logits, std::span<const int32_t> history,
+                         std::mt19937_64& rng) {
+  std::vector<Candidate> c;
+  for (size_t i = 0; i < logits.size(); ++i)
+    c.push_back({static_cast<int32_t>(i), std::isnan(logits[i]) ? -INFINITY : logits[i], 0.0f});
+  for (const auto& [id, bias] : o.logit_bias) c[id].logit += bias;
+  size_t n = o.repeat_last_n < 0 ? history.size() : std::min<size_t>(o.repeat_last_n, history.size());
+  Sampler::penalize(c, history.subspan(history.size() - n), o.repeat_penalty, o.frequency_penalty,
+                    o.presence_penalty);
+  if (o.temperature <= 0) {
+    Sampler::softmax(c);  // sorts by logit, ties by id
+    return c[0].id;
+  }
+  Sampler::top_k(c, o.top_k);
+  Sampler::typical(c, o.typical_p);
+  Sampler::top_p(c, o.top_p);
+  Sampler::min_p(c, o.min_p);
+  Sampler::temperature(c, o.temperature);
+  Sampler::softmax(c);
+  double u = static_cast<double>(rng() >> 11) * 0x1.0p-53;
+  return c[Sampler::draw(c, u)].id;
+}
+
+TEST(Sampler, MatchesTheFullVocabularyChain) {
+  std::mt19937 gen(99);
+  std::uniform_real_distribution<float> logit(-4.0f, 4.0f);
+  for (int trial = 0; trial < 300; ++trial) {
+    const int32_t v = trial % 3 == 0 ? 3000 : 300;  // 3000: top_p must grow its sorted head
+    SamplingOptions o;
+    o.temperature = std::vector<float>{0.0f, 0.5f, 1.2f}[gen() % 3];
+    o.top_k = std::vector<int32_t>{0, 1, 5, 40, 299, 300, 1000}[gen() % 7];
+    o.top_p = std::vector<float>{1.0f, 0.9f, 0.5f}[gen() % 3];
+    o.min_p = std::vector<float>{0.0f, 0.05f}[gen() % 2];
+    o.typical_p = std::vector<float>{1.0f, 0.7f}[gen() % 2];
+    o.repeat_penalty = std::vector<float>{1.0f, 1.3f}[gen() % 2];
+    o.frequency_penalty = std::vector<float>{0.0f, 0.2f}[gen() % 2];
+    o.presence_penalty = std::vector<float>{0.0f, -0.5f}[gen() % 2];
+    o.repeat_last_n = std::vector<int32_t>{0, 8, 64, -1}[gen() % 4];
+    if (gen() % 2) o.logit_bias = {{static_cast<int32_t>(gen() % v), 3.0f}, {7, -INFINITY}, {7, 1.0f}};
+    o.seed = trial;
+    Sampler s(o, v, 1 << 20);
+    std::mt19937_64 rng(trial);
+    std::vector<float> l(v);
+    std::vector<int32_t> hist;
+    for (int i = 0; i < 30; ++i) hist.push_back(gen() % 20);
+    for (int step = 0; step < 20; ++step) {
+      for (float& x : l) x = logit(gen);
+      l[gen() % v] = l[gen() % v];  // exact ties happen with real logits too
+      if (trial % 10 == 1) l[gen() % v] = NAN;
+      if (trial % 10 == 2) l[gen() % v] = -INFINITY;
+      int32_t want = reference_sample(o, l, hist, rng);
+      int32_t got = s.sample(l, hist);
+      ASSERT_EQ(got, want) << "trial " << trial << " step " << step;
+      hist.push_back(got);
+    }
+  }
 }
 
 TEST(Sampler, BannedEverythingStillReturnsAToken) {
