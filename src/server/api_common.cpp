@@ -38,7 +38,7 @@ Result<json> parse_body(const std::string& body) {
   json j;
   try {
     j = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     std::string what = e.what();
     auto p = what.find("parse error");
     return make_error(ErrorCode::kInvalidArgument, "invalid JSON: {}", p == std::string::npos ? what : what.substr(p));

@@ -13,6 +13,7 @@
 #include <boost/beast/http/read.hpp>
 #include <cerrno>
 #include <deque>
+#include <limits>
 #include <list>
 #include <mutex>
 #include <optional>
@@ -49,7 +50,7 @@ class RequestParser : public bhttp::basic_parser<true> {
  public:
   explicit RequestParser(const HttpLimits& lim) : lim_(lim) {
     header_limit(static_cast<std::uint32_t>(lim.max_header_bytes));
-    body_limit(boost::none);  // enforced below, per route
+    body_limit(std::numeric_limits<std::uint64_t>::max());  // enforced below, per route (none misbehaves in 1.74)
   }
   HttpRequest req;
   bool too_many_fields = false;
@@ -385,6 +386,8 @@ void Connection::on_header(error_code ec) {
   if (state_ == State::kClosed) return;
   if (ec) return fail_read(ec);
   if (parser_->is_done()) return dispatch_request();
+  if (auto len = parser_->content_length(); len && *len > parser_->body_cap())
+    return send_error_and_close(413, "request body too large");  // say so before the client sends it
   if (parser_->expect_continue) {
     // The client waits for this before sending the body (curl does for large bodies).
     auto msg = std::make_shared<std::string>("HTTP/1.1 100 Continue\r\n\r\n");
