@@ -1,6 +1,7 @@
 // `paddock gguf-dump FILE`: prints a GGUF file's header, metadata and tensor list as JSON (long
 // arrays shortened unless --full). `paddock gguf-tiny OUT` (hidden): writes a tiny llama model
-// with random weights, the file used by tests and oracle scripts.
+// with random weights; `paddock gguf-sample OUT` (hidden): every metadata type. Both are the
+// files tests and tools/gguf_oracle.mjs compare against llama.cpp.
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -99,6 +100,27 @@ Registration reg_tiny({"gguf-tiny", 901, [](CLI::App& app, std::function<int()>&
     }
     spec->weight_type = static_cast<uint32_t>(*t);
     auto w = gguf::make_tiny_llama(*spec);
+    Status st = w.ok() ? w->write(*out) : Status(w.error());
+    if (!st.ok()) {
+      std::cerr << "paddock: " << st.error().message() << "\n";
+      return 1;
+    }
+    return 0;
+  };
+  return sub;
+}});
+
+Registration reg_sample({"gguf-sample", 902, [](CLI::App& app, std::function<int()>& run) {
+  auto* sub = app.add_subcommand("gguf-sample", "Write a GGUF file with every metadata type (for tests)");
+  sub->group("");  // hidden from --help
+  auto out = std::make_shared<std::string>();
+  auto version = std::make_shared<uint32_t>(3);
+  auto alignment = std::make_shared<uint32_t>(32);
+  sub->add_option("out", *out, "Output path")->required();
+  sub->add_option("--version", *version);
+  sub->add_option("--alignment", *alignment);
+  run = [out, version, alignment] {
+    auto w = gguf::make_format_sample(*version, *alignment);
     Status st = w.ok() ? w->write(*out) : Status(w.error());
     if (!st.ok()) {
       std::cerr << "paddock: " << st.error().message() << "\n";

@@ -212,5 +212,9 @@ struct TinyVocab {
 };
 TinyVocab tiny_vocab();
 Result<Writer> make_tiny_llama(const TinyLlamaSpec& spec);
+// A file exercising the format rather than a model: every scalar type at edge values, arrays of
+// every element type (and an empty one; no nested arrays, which llama.cpp rejects) and small
+// tensors of several ggml types (f32 f16 q4_0 q8_0 q4_K bf16 i32 f64) holding byte patterns.
+Result<Writer> make_format_sample(uint32_t version = 3, uint32_t alignment = 32);
 
 }  // namespace paddock::gguf

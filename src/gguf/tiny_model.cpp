@@ -139,3 +139,62 @@ Result<Writer> make_tiny_llama(const TinyLlamaSpec& s) {
 }
 
 }  // namespace paddock::gguf
+
+namespace paddock::gguf {
+
+Result<Writer> make_format_sample(uint32_t version, uint32_t alignment) {
+  Writer w(version);
+  if (alignment != 32) w.set("general.alignment", Value::u32(alignment));
+  w.set("general.architecture", Value::str("format-sample"));
+  w.set("general.name", Value::str("every GGUF value type ✓ 🦙"));
+  w.set("s.u8", Value::u8(255));
+  w.set("s.i8", Value::i8(-128));
+  w.set("s.u16", Value::u16(65535));
+  w.set("s.i16", Value::i16(-32768));
+  w.set("s.u32", Value::u32(4294967295u));
+  w.set("s.i32", Value::i32(-2147483647 - 1));
+  w.set("s.u64", Value::u64(18446744073709551615ull));
+  w.set("s.i64", Value::i64(-9223372036854775807ll - 1));
+  w.set("s.f32", Value::f32(0.1f));
+  w.set("s.f32_tiny", Value::f32(1.4e-45f));
+  w.set("s.f64", Value::f64(-2.5e-300));
+  w.set("s.bool", Value::boolean(true));
+  w.set("s.bool_false", Value::boolean(false));
+  w.set("s.str_empty", Value::str(""));
+  w.set("s.str_escapes", Value::str("tab\tquote\"backslash\\newline\n"));
+  w.set("a.u8", Value::array(ValueType::kUint8, {Value::u8(0), Value::u8(128), Value::u8(255)}));
+  w.set("a.i8", Value::array(ValueType::kInt8, {Value::i8(-128), Value::i8(127)}));
+  w.set("a.u16", Value::array(ValueType::kUint16, {Value::u16(65535)}));
+  w.set("a.i16", Value::array(ValueType::kInt16, {Value::i16(-7), Value::i16(7)}));
+  w.set("a.u32", Value::array(ValueType::kUint32, {Value::u32(1), Value::u32(4000000000u)}));
+  w.set("a.i32", Value::i32_array({-1, 0, 1, 2147483647}));
+  w.set("a.f32", Value::f32_array({0.5f, -1.25f, 3e38f}));
+  w.set("a.bool", Value::array(ValueType::kBool, {Value::boolean(true), Value::boolean(false)}));
+  w.set("a.u64", Value::array(ValueType::kUint64, {Value::u64(18446744073709551615ull)}));
+  w.set("a.i64", Value::array(ValueType::kInt64, {Value::i64(-9000000000000000000ll)}));
+  w.set("a.f64", Value::array(ValueType::kFloat64, {Value::f64(1e-308), Value::f64(-0.0)}));
+  w.set("a.str", Value::str_array({"a", "", "▁the", "<0x0A>", "日本語"}));
+  w.set("a.empty", Value::array(ValueType::kUint32, {}));
+  struct Spec {
+    const char* name;
+    quant::Type type;
+    std::vector<int64_t> ne;
+  };
+  const Spec specs[] = {
+      {"t.f32", quant::Type::F32, {3, 5}},       {"t.f16", quant::Type::F16, {7}},
+      {"t.q4_0", quant::Type::Q4_0, {64, 2}},    {"t.q8_0", quant::Type::Q8_0, {32}},
+      {"t.q4_K", quant::Type::Q4_K, {256}},      {"t.bf16", quant::Type::BF16, {2, 3, 4}},
+      {"blk.0.t.i32", quant::Type::I32, {1, 2, 1, 3}}, {"t.f64", quant::Type::F64, {5}},
+  };
+  uint64_t k = 0;
+  for (const Spec& s : specs) {
+    uint64_t salt = k++;
+    RETURN_IF_ERROR(w.add_tensor_producer(s.name, static_cast<uint32_t>(s.type), s.ne, [salt](std::span<uint8_t> out) {
+      for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<uint8_t>(i * 131 + salt * 17 + 1);
+      return Status::Ok();
+    }));
+  }
+  return w;
+}
+
+}  // namespace paddock::gguf

@@ -465,7 +465,8 @@ Value global_function(const std::string& name) {
       if (st == 0) return bad_arg("range() step cannot be zero");
       Value out = Value::array();
       for (int64_t i = b; st > 0 ? i < e : i > e;) {
-        if (out.arr->size() >= kMaxListLen) return bad_arg(fmt::format("range() longer than {} items", kMaxListLen));
+        if (out.arr->size() >= kMaxListLen)
+          return Error(ErrorCode::kResourceExhausted, fmt::format("range() longer than {} items", kMaxListLen));
         if (a.steps && ++*a.steps > a.max_steps) return Error(ErrorCode::kResourceExhausted, "template exceeded its step limit");
         out.arr->push_back(Value::integer(i));
         if (__builtin_add_overflow(i, st, &i)) break;

@@ -53,6 +53,9 @@ struct Value {
   std::shared_ptr<Array> arr;
   std::shared_ptr<Object> obj;
   std::shared_ptr<Callable> fn;
+  // Go engine only: when set, printing and JSON encoding use this value instead (the data's
+  // Stringer / json-tag form, e.g. an Ollama Tool prints as its JSON with lower-case keys).
+  std::shared_ptr<const Value> repr;
 
   static Value undefined() { return Value(); }
   static Value none() { Value v; v.kind = Kind::kNone; return v; }
