@@ -1,0 +1,95 @@
+// Load and fault tests: 100 concurrent streaming clients, disconnects returning KV blocks,
+// queue overflow (503 + Retry-After), and a runner killed with SIGKILL mid-request.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Ollama } from 'ollama';
+import { startServer, MODEL, post, runnerStats, waitFor, makeStore } from './helpers.mjs';
+import { rmSync } from 'node:fs';
+
+const dir = makeStore();
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('100 concurrent streaming clients all complete with the same greedy answer', async () => {
+  const srv = await startServer({ dir, args: ['--num-parallel', '8', '--max-queue', '200'] });
+  try {
+    const ollama = new Ollama({ host: srv.url });
+    const solo = await ollama.generate({ model: MODEL, prompt: 'same prompt', stream: false, options: { temperature: 0, num_predict: 8 } });
+    const runs = await Promise.all(Array.from({ length: 100 }, async () => {
+      const s = await new Ollama({ host: srv.url }).generate({ model: MODEL, prompt: 'same prompt', stream: true,
+        options: { temperature: 0, num_predict: 8 } });
+      let text = '', last = null;
+      for await (const p of s) { if (!p.done) text += p.response; last = p; }
+      return { text, last };
+    }));
+    for (const r of runs) {
+      assert.equal(r.last.done, true);
+      assert.equal(r.last.eval_count, solo.eval_count);
+      assert.equal(r.text, solo.response);
+    }
+    const rs = await waitFor(async () => {
+      const s = (await runnerStats(srv.url)).find((x) => x.name === MODEL);
+      return s?.stats?.running === 0 ? s : null;
+    });
+    assert.ok(rs);
+  } finally { await srv.stop(); }
+});
+
+test('disconnect mid-stream, repeated: KV blocks return to the pool', async () => {
+  const srv = await startServer({ dir, args: ['--num-parallel', '4'] });
+  try {
+    const ollama = new Ollama({ host: srv.url });
+    await ollama.generate({ model: MODEL, prompt: '' });  // load
+    const base = (await runnerStats(srv.url)).find((x) => x.name === MODEL).stats;
+    for (let i = 0; i < 20; i++) {
+      const s = await new Ollama({ host: srv.url }).generate({ model: MODEL, prompt: `p${i}`, stream: true,
+        options: { num_predict: 100000, temperature: 1 } });
+      let n = 0;
+      for await (const _ of s) { if (++n === 2) { s.abort(); break; } }
+    }
+    const back = await waitFor(async () => {
+      const st = (await runnerStats(srv.url)).find((x) => x.name === MODEL).stats;
+      return st.running === 0 && st.kv_blocks_free === base.kv_blocks_free ? st : null;
+    });
+    assert.ok(back, JSON.stringify(await runnerStats(srv.url)));
+  } finally { await srv.stop(); }
+});
+
+test('queue overflow: 503 with Retry-After, admitted requests still complete', async () => {
+  const srv = await startServer({ dir, args: ['--num-parallel', '1', '--max-queue', '2'] });
+  try {
+    const body = { model: MODEL, prompt: 'q', stream: false, options: { num_predict: 64, temperature: 1 } };
+    await post(`${srv.url}/api/generate`, { model: MODEL, prompt: '' });  // load first
+    const results = await Promise.all(Array.from({ length: 10 }, () => post(`${srv.url}/api/generate`, body)));
+    const busy = results.filter((r) => r.status === 503);
+    const ok = results.filter((r) => r.status === 200);
+    assert.ok(busy.length >= 1, results.map((r) => r.status).join(','));
+    assert.ok(ok.length >= 1 && ok.length <= 3, results.map((r) => r.status).join(','));
+    assert.equal(busy.length + ok.length, 10);
+    for (const b of busy) {
+      assert.equal(b.json.error, 'server busy, please try again.  maximum pending requests exceeded');
+      assert.ok(Number(b.headers.get('retry-after')) >= 1);
+    }
+    for (const o of ok) assert.equal(o.json.done, true);
+  } finally { await srv.stop(); }
+});
+
+test('runner killed mid-request: that request fails cleanly, the next one works', async () => {
+  const srv = await startServer({ dir });
+  try {
+    const ollama = new Ollama({ host: srv.url });
+    await ollama.generate({ model: MODEL, prompt: '' });
+    const pid = (await runnerStats(srv.url)).find((x) => x.name === MODEL).pid;
+    const s = await ollama.generate({ model: MODEL, prompt: 'k', stream: true, options: { num_predict: 100000, temperature: 1 } });
+    let n = 0, err = null;
+    try {
+      for await (const _ of s) { if (++n === 2) process.kill(pid, 'SIGKILL'); }
+    } catch (e) { err = e; }
+    assert.ok(err, 'the stream should end with an error');
+    assert.match(String(err.message ?? err), /runner|killed|signal/i);
+    const r = await ollama.generate({ model: MODEL, prompt: 'after', stream: false });
+    assert.equal(r.done, true);
+    const newPid = (await runnerStats(srv.url)).find((x) => x.name === MODEL).pid;
+    assert.notEqual(newPid, pid);
+    assert.equal(srv.proc.exitCode, null);
+  } finally { await srv.stop(); }
+});
