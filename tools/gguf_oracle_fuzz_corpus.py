@@ -45,6 +45,8 @@ files = {
     "bad_offset.gguf": pad(hdr(3, 2, 0) + tensor("a", [8], 0, 0) + tensor("b", [8], 0, 64), 32) + b"\1" * 64,
     "huge_array.gguf": hdr(3, 0, 1) + s("a.b") + struct.pack("<I", 9) + struct.pack("<IQ", 0, 1 << 60) + b"\0" * 16,
     "alignment_13.gguf": hdr(2, 0, 1) + s("general.alignment") + struct.pack("<II", 4, 13),
+    # found by the fuzzer: a power-of-two alignment of 2^31 (writers would pad 2 GiB)
+    "alignment_2g.gguf": hdr(2, 0, 1) + s("general.alignment") + struct.pack("<II", 4, 1 << 31),
     "q8_tensor.gguf": pad(hdr(3, 1, 1) + s("general.alignment") + struct.pack("<II", 4, 16)
                           + tensor("w", [32, 2], 8, 0), 16) + bytes(range(68)),
 }

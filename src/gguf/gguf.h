@@ -67,6 +67,9 @@ struct Limits {
   uint32_t max_array_depth = 4;             // 1 = arrays of scalars/strings only
   uint64_t max_tensor_name = 63;            // GGML_MAX_NAME - 1
   uint64_t max_key_len = 65535;             // the spec's bound on key length
+  // general.alignment above this is refused: llama.cpp takes any power of two, real files use
+  // 32..4096, and a huge one only makes writers pad with gigabytes of zeros.
+  uint64_t max_alignment = 1ull << 24;
   // Heap the parsed metadata may take (sizeof(Value) per array element + string bytes). Real
   // vocabularies (256k tokens + 500k merges) use ~150 MiB.
   uint64_t max_metadata_bytes = 1ull << 30;

@@ -251,6 +251,7 @@ Status Parser::read_alignment(File& f) {
   uint64_t at = kv_value_at_[it->second];
   if (v.type != ValueType::kUint32) return fail(at, "has type {}, must be uint32", value_type_name(v.type));
   if (v.u == 0 || (v.u & (v.u - 1)) != 0) return fail(at, "alignment {} is not a non-zero power of two", v.u);
+  if (v.u > limits_.max_alignment) return fail(at, "alignment {} exceeds the limit of {}", v.u, limits_.max_alignment);
   f.alignment_ = v.u;
   ctx_.clear();
   return Status::Ok();

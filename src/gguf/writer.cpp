@@ -184,8 +184,9 @@ Result<std::string> Writer::header(uint64_t* alignment) const {
     RETURN_IF_ERROR(check_key(k));
     RETURN_IF_ERROR(check_value(k, v, 0));
     if (k == "general.alignment") {
-      if (v.type != ValueType::kUint32 || v.u == 0 || (v.u & (v.u - 1)) != 0)
-        return make_error(ErrorCode::kInvalidArgument, "gguf writer: general.alignment must be a uint32 power of two");
+      if (v.type != ValueType::kUint32 || v.u == 0 || (v.u & (v.u - 1)) != 0 || v.u > Limits{}.max_alignment)
+        return make_error(ErrorCode::kInvalidArgument,
+                          "gguf writer: general.alignment must be a uint32 power of two up to {}", Limits{}.max_alignment);
       *alignment = v.u;
     }
   }

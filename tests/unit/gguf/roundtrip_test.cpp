@@ -204,6 +204,9 @@ TEST(GgufWriter, RejectsBadInput) {
   Writer bad_align;
   bad_align.set("general.alignment", Value::u32(48));
   EXPECT_THAT(bad_align.serialize().error().message(), HasSubstr("power of two"));
+  Writer huge_align;
+  huge_align.set("general.alignment", Value::u32(1u << 25));
+  EXPECT_THAT(huge_align.serialize().error().message(), HasSubstr("up to 16777216"));
   Writer bad_align_type;
   bad_align_type.set("general.alignment", Value::u64(32));
   EXPECT_FALSE(bad_align_type.serialize().ok());
