@@ -216,7 +216,7 @@ INSTANTIATE_TEST_SUITE_P(Types, Kernels, ::testing::ValuesIn(kDotTypes),
 
 TEST(KernelsDispatch, VeryLongRows) {
   // Rows longer than the kernels' stack buffers for activation scales (16384 elements).
-  for (Type t : {Type::Q8_0, Type::Q4_0}) {
+  for (Type t : {Type::Q8_0, Type::Q4_0, Type::Q4_1}) {
     const int64_t k = 32 * 600, n_rows = 3;
     Case c = make_case(t, n_rows, k, 5, 21);
     ASSERT_TRUE(set_simd_level_for_testing("scalar"));
