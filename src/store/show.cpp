@@ -44,8 +44,7 @@ nlohmann::json ShowResult::to_json() const {
   for (const auto& t : tensors) ts.push_back({{"name", t.name}, {"type", t.type}, {"shape", t.shape}});
   j["tensors"] = std::move(ts);
   j["capabilities"] = capabilities;
-  auto secs = std::chrono::duration_cast<std::chrono::nanoseconds>(entry.modified_at.time_since_epoch()).count();
-  j["modified_at_ns"] = secs;
+  j["modified_at"] = format_time(entry.modified_at);
   return j;
 }
 

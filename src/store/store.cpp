@@ -326,7 +326,17 @@ Result<uint64_t> Store::prune() {
 
 Result<std::string> Store::blob_path(std::string_view digest) const {
   ASSIGN_OR_RETURN(std::string d, parse_digest(digest, true));
-  return root_ + "/blobs/" + blob_file_name(d);
+  std::string p = root_ + "/blobs/" + blob_file_name(d);
+  // Defence in depth for callers that open the path themselves (the runner mmaps it): a blob
+  // that is a symlink, or resolves outside the root, is refused.
+  struct stat st {};
+  if (::lstat(p.c_str(), &st) == 0) {
+    char buf[PATH_MAX];
+    if (!S_ISREG(st.st_mode) || !::realpath(p.c_str(), buf) || std::string_view(buf).rfind(root_ + "/", 0) != 0) {
+      return make_error(ErrorCode::kPermissionDenied, "blob {} is not a regular file in the model store", d);
+    }
+  }
+  return p;
 }
 
 Result<bool> Store::has_blob(std::string_view digest) const {
@@ -470,6 +480,27 @@ Result<std::string> Store::import_file(const std::string& path, const ProgressFn
 }
 
 // ---- JSON views -------------------------------------------------------------------------------
+
+std::string format_time(std::chrono::system_clock::time_point t) {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  time_t secs = static_cast<time_t>(ns / 1000000000);
+  int64_t frac = ns % 1000000000;
+  if (frac < 0) frac += 1000000000, --secs;
+  struct tm tm {};
+  ::localtime_r(&secs, &tm);
+  long off = tm.tm_gmtoff / 60;
+  std::string zone = off == 0 ? "Z" : fmt::format("{}{:02}:{:02}", off < 0 ? '-' : '+', std::labs(off) / 60, std::labs(off) % 60);
+  // Go trims trailing zeros of the fraction (RFC3339Nano).
+  std::string f = frac ? fmt::format(".{:09}", frac) : "";
+  while (!f.empty() && f.back() == '0') f.pop_back();
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{}{}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec, f, zone);
+}
+
+nlohmann::json ModelEntry::to_json() const {
+  return {{"name", display_name}, {"model", display_name}, {"modified_at", format_time(modified_at)},
+          {"size", size}, {"digest", digest}, {"details", details.to_json()}};
+}
 
 nlohmann::json ModelDetails::to_json() const {
   nlohmann::json j = nlohmann::json::object();

@@ -155,6 +155,10 @@ struct ModelDetails {
   nlohmann::json to_json() const;
 };
 
+// RFC 3339 with nanoseconds and the local UTC offset, as Go marshals a time.Time
+// ("2024-05-17T13:52:19.484416468-07:00").
+std::string format_time(std::chrono::system_clock::time_point t);
+
 struct ModelEntry {
   Name name;
   std::string display_name;  // Name::display()
@@ -163,6 +167,7 @@ struct ModelEntry {
   std::chrono::system_clock::time_point modified_at;
   ModelDetails details;
   Manifest manifest;
+  nlohmann::json to_json() const;  // one /api/tags entry: name, model, modified_at, size, digest, details
 };
 
 struct TensorEntry {

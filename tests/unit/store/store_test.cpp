@@ -80,6 +80,28 @@ TEST_F(FixtureStore, ManifestAndConfigSerializeByteExactLikeGo) {
   }
 }
 
+TEST_F(FixtureStore, TagsJson) {
+  setenv("TZ", "UTC", 1);
+  tzset();
+  auto e = store_->get("tiny");
+  ASSERT_TRUE(e.ok());
+  auto j = e->to_json();
+  EXPECT_EQ(j["name"], "tiny:latest");
+  EXPECT_EQ(j["model"], "tiny:latest");
+  EXPECT_EQ(j["modified_at"], "2023-11-14T22:13:20Z");  // 1700000000 s, 0 ns
+  EXPECT_EQ(j["size"], exp_["models"][0]["size"]);
+  EXPECT_EQ(j["digest"], exp_["models"][0]["digest"]);
+  EXPECT_EQ(j["details"]["parameter_size"], "808");
+  EXPECT_EQ(format_time(std::chrono::system_clock::time_point(std::chrono::nanoseconds(1700000000123456700LL))),
+            "2023-11-14T22:13:20.1234567Z");
+  setenv("TZ", "PST8PDT", 1);
+  tzset();
+  EXPECT_EQ(format_time(std::chrono::system_clock::time_point(std::chrono::seconds(1700000000))),
+            "2023-11-14T14:13:20-08:00");
+  unsetenv("TZ");
+  tzset();
+}
+
 TEST_F(FixtureStore, GetIsCaseInsensitive) {
   auto a = store_->get("TINY:Latest");
   ASSERT_TRUE(a.ok()) << a.error().message();
@@ -240,6 +262,7 @@ TEST(Store, RefusesSymlinksOutOfTheStore) {
   for (const auto& m : *list) EXPECT_NE(m.name.host, "evil.example");
   EXPECT_FALSE(*s->has_blob(fake));
   EXPECT_FALSE(s->read_blob(fake, 100).ok());
+  EXPECT_EQ(s->blob_path(fake).error().code(), ErrorCode::kPermissionDenied);
   // Writing through the symlinked host directory is refused too.
   EXPECT_FALSE(s->copy("tiny", "evil.example/library/evil2").ok());
   EXPECT_FALSE(fs::exists(outside / "library/evil2"));
