@@ -28,7 +28,8 @@ bool read_stdin(std::string* out) {
 std::unique_ptr<tokenizer::Tokenizer> load(const std::string& path) {
   auto t = tokenizer::Tokenizer::from_file(path);
   if (!t.ok()) {
-    std::cerr << "paddock: " << path << ": " << t.error().message() << "\n";
+    const std::string& m = t.error().message();
+    std::cerr << "paddock: " << (m.rfind(path, 0) == 0 ? "" : path + ": ") << m << "\n";
     return nullptr;
   }
   return std::move(t).value();

@@ -141,7 +141,9 @@ void RegexSplitter::split(std::string_view text, std::vector<Piece>* out) const 
       size_t n = p.len, pos = 0, prev = 0;
       while (pos <= n) {
         int rc = pcre2_match(code, subject, n, pos, 0, md, nullptr);
-        if (rc < 0) break;  // no match (or a resource limit: keep the rest whole)
+        if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)  // JIT stack exhausted: the interpreter uses the heap
+          rc = pcre2_match(code, subject, n, pos, PCRE2_NO_JIT, md, nullptr);
+        if (rc < 0) break;  // no match (or a resource limit even so: keep the rest whole)
         PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
         size_t s = ov[0], e = ov[1];
         if (e == s) {  // empty match: step over one character

@@ -299,6 +299,20 @@ TEST(TokenizerBpe, InvalidUtf8AndLongWordsAreHandled) {
   EXPECT_EQ(tok.decode(ids, false), longword);
 }
 
+TEST(TokenizerBpe, LongRunsSplitLikeShortOnes) {
+  // "\s+(?!\S)" on a 1 MB run of spaces before a letter: all but the last space, then " x".
+  auto kv = tiny_bpe({"\xC4\xA0\xC4\xA0"}, {"\xC4\xA0 \xC4\xA0"});  // "  " as one token
+  auto t = Tokenizer::from_metadata(kv);
+  ASSERT_TRUE(t.ok()) << t.error().message();
+  const size_t n = 1 << 20;
+  auto whole = (*t)->encode(std::string(n, ' ') + "x", false, false);
+  auto head = (*t)->encode(std::string(n - 1, ' '), false, false);
+  auto tail = (*t)->encode(" x", false, false);
+  head.insert(head.end(), tail.begin(), tail.end());
+  EXPECT_EQ(whole, head);
+  EXPECT_EQ(whole.size(), n / 2 + 2);  // (n-1) spaces -> n/2-1 pairs + 1 single; then " " "x"
+}
+
 TEST(TokenizerNfc, ComposesLikeUnicode) {
   auto kv = tiny_bpe({}, {});
   set(kv, "tokenizer.ggml.pre", Value::str("qwen2"));  // the Qwen2 family normalizes to NFC
