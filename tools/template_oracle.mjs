@@ -100,6 +100,8 @@ const feat = JSON.parse(fs.readFileSync(`${fixtures}/jinja_features.json`, "utf8
 const out = [];
 for (const f of feat.cases) {
   const r = { name: f.name };
+  // strftime_now reads the real clock in transformers.js; such cases use the Jinja2 oracle's fixed clock.
+  if (f.template.includes("strftime_now")) { r.error = "not rendered: transformers.js uses the real clock"; out.push(r); continue; }
   try { r.expected = new Template(f.template).render(f.context ?? feat.default_context); } catch (e) { r.error = String(e.message); }
   out.push(r);
 }

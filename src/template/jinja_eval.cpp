@@ -218,6 +218,7 @@ Status Interp::exec_set(const Node& n) {
                                   "cannot assign attribute '{}' on '{}': it is not a namespace()", n.text,
                                   n.targets[0]));
     target.obj->set(n.text, std::move(v));
+    if (assigned_seen_.insert(target.obj.get()).second) assigned_namespaces_.push_back(target.obj);
     return Status::Ok();
   }
   if (n.targets.size() == 1) {

@@ -4,6 +4,7 @@
 #pragma once
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "template/jinja_ast.h"
@@ -17,6 +18,13 @@ constexpr int kMaxCallDepth = 64;         // macro calls
 class Interp {
  public:
   explicit Interp(const RenderLimits& limits) : limits_(limits) {}
+  // Namespace attributes are the only mutation, so every reference cycle (ns.me = ns) runs
+  // through an assigned namespace: emptying those breaks the cycles and frees the values.
+  ~Interp() {
+    for (auto& o : assigned_namespaces_) o->clear();
+  }
+  Interp(const Interp&) = delete;
+  Interp& operator=(const Interp&) = delete;
 
   Result<std::string> run(const Body& program, Value globals);
 
@@ -53,6 +61,8 @@ class Interp {
   size_t frame_base_ = 1;  // lookups see frames_[frame_base_..] and frames_[0] (globals)
   Flow flow_ = Flow::kNormal;
   int call_depth_ = 0;
+  std::vector<std::shared_ptr<Object>> assigned_namespaces_;  // each once (see ~Interp)
+  std::unordered_set<const Object*> assigned_seen_;
 };
 
 // Builtins (jinja_builtins.cpp). Errors carry no position; the interpreter adds it.

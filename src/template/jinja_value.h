@@ -80,6 +80,10 @@ class Object {
   void set(const std::string& key, Value v);
   const std::vector<std::pair<std::string, Value>>& items() const { return items_; }
   size_t size() const { return items_.size(); }
+  void clear() {
+    items_.clear();
+    index_.clear();
+  }
 
  private:
   std::vector<std::pair<std::string, Value>> items_;
