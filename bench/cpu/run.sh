@@ -13,6 +13,7 @@ MODELS=${MODELS:-/tmp/paddock-bench}
 mkdir -p "$MODELS"
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DPADDOCK_CUDA=OFF -DPADDOCK_BENCH=OFF >/dev/null
 nice cmake --build "$BUILD" -j2 --target paddock_make_test_model paddock_bench_cpu >/dev/null
+# Untied output (the real 3.2-1B ties it): 263 M more parameters in the output projection.
 SHAPE="n_embd=2048:n_layer=16:n_head=32:n_head_kv=8:n_ff=8192:n_vocab=128256:n_ctx=131072"
 declare -A SPEC=([Q8_0]="llama:q8_0:$SHAPE" [Q4_K_M]="llama:q4_K:type_hi=q6_K:$SHAPE")
 printf "%-7s %10s %10s %7s %10s %10s %7s\n" model "pp512 ours" "llama.cpp" ratio "tg128 ours" "llama.cpp" ratio
