@@ -264,23 +264,32 @@ void compute_logprobs(std::span<const float> logits, int32_t chosen, int32_t top
   const int32_t n = static_cast<int32_t>(logits.size());
   float max = kNegInf;
   for (float l : logits)
-    if (!std::isnan(l)) max = std::max(max, l);
+    if (l > max) max = l;  // NaN never compares greater
   double sum = 0;
-  for (float l : logits)
-    if (!std::isnan(l)) sum += std::exp(static_cast<double>(l) - max);
+  if (max != kNegInf)
+    for (float l : logits)
+      if (!std::isnan(l)) sum += std::exp(static_cast<double>(l) - max);
   const double lse = max == kNegInf ? 0.0 : max + std::log(sum);
-  auto lp = [&](int32_t id) {
-    float l = logits[id];
-    return std::isnan(l) ? kNegInf : static_cast<float>(l - lse);
-  };
-  out.emplace_back(chosen, lp(chosen));
+  auto lp = [&](float l) { return std::isnan(l) ? kNegInf : static_cast<float>(l - lse); };
+  out.emplace_back(chosen, lp(logits[chosen]));
   top_n = std::min(top_n, n);
   if (top_n <= 0) return;
-  std::vector<int32_t> ids(n);
-  std::iota(ids.begin(), ids.end(), 0);
-  auto cmp = [&](int32_t a, int32_t b) { return lp(a) > lp(b) || (lp(a) == lp(b) && a < b); };
-  std::partial_sort(ids.begin(), ids.begin() + top_n, ids.end(), cmp);
-  for (int32_t i = 0; i < top_n; ++i) out.emplace_back(ids[i], lp(ids[i]));
+  // The top_n most likely in one pass over the vocabulary (bounded heap, worst at the front).
+  std::vector<Candidate> heap;
+  heap.reserve(top_n);
+  for (int32_t id = 0; id < n; ++id) {
+    Candidate c{id, std::isnan(logits[id]) ? kNegInf : logits[id], 0.0f};
+    if (static_cast<int32_t>(heap.size()) < top_n) {
+      heap.push_back(c);
+      std::push_heap(heap.begin(), heap.end(), by_logit);
+    } else if (by_logit(c, heap.front())) {
+      std::pop_heap(heap.begin(), heap.end(), by_logit);
+      heap.back() = c;
+      std::push_heap(heap.begin(), heap.end(), by_logit);
+    }
+  }
+  std::sort(heap.begin(), heap.end(), by_logit);
+  for (const Candidate& c : heap) out.emplace_back(c.id, lp(c.logit));
 }
 
 }  // namespace paddock::engine
