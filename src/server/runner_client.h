@@ -32,7 +32,7 @@ struct SpawnSpec {
   std::vector<std::string> extra_args;
 };
 
-class RunnerClient {
+class RunnerClient : public std::enable_shared_from_this<RunnerClient> {
  public:
   using EventFn = std::function<void(const nlohmann::json&)>;
   // Blocks until the runner says ready (or fails, or the load timeout passes).

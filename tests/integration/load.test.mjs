@@ -42,7 +42,7 @@ test('disconnect mid-stream, repeated: KV blocks return to the pool', async () =
     const base = (await runnerStats(srv.url)).find((x) => x.name === MODEL).stats;
     for (let i = 0; i < 20; i++) {
       const s = await new Ollama({ host: srv.url }).generate({ model: MODEL, prompt: `p${i}`, stream: true,
-        options: { num_predict: 100000, temperature: 1 } });
+        options: { num_predict: 100000, temperature: 0 } });
       let n = 0;
       for await (const _ of s) { if (++n === 2) { s.abort(); break; } }
     }
@@ -79,7 +79,7 @@ test('runner killed mid-request: that request fails cleanly, the next one works'
     const ollama = new Ollama({ host: srv.url });
     await ollama.generate({ model: MODEL, prompt: '' });
     const pid = (await runnerStats(srv.url)).find((x) => x.name === MODEL).pid;
-    const s = await ollama.generate({ model: MODEL, prompt: 'k', stream: true, options: { num_predict: 100000, temperature: 1 } });
+    const s = await ollama.generate({ model: MODEL, prompt: 'k', stream: true, options: { num_predict: 100000, temperature: 0 } });
     let n = 0, err = null;
     try {
       for await (const _ of s) { if (++n === 2) process.kill(pid, 'SIGKILL'); }
