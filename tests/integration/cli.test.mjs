@@ -80,3 +80,9 @@ test('list, show, cp, rm and create through the server', () => {
   assert.match(r.out, /Be brief\./);
   assert.equal(cli(['rm', 'viacli:new']).code, 0);
 });
+
+test('serve refuses a non-loopback address without --insecure-no-auth', () => {
+  const r = spawnSync(BIN, ['serve', '--host', '0.0.0.0:0', '--models', join(srv.dir, 'models')], { encoding: 'utf8', timeout: 20000 });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /refusing to listen on non-loopback address 0\.0\.0\.0.*--insecure-no-auth/);
+});

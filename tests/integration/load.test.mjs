@@ -93,3 +93,31 @@ test('runner killed mid-request: that request fails cleanly, the next one works'
     assert.equal(srv.proc.exitCode, null);
   } finally { await srv.stop(); }
 });
+
+test('per-request timeout ends a long generation with a clear error', async () => {
+  const srv = await startServer({ dir, args: ['--request-timeout', '300ms'] });
+  try {
+    const r = await post(`${srv.url}/api/generate`, { model: MODEL, prompt: 't', stream: false,
+      options: { num_predict: 100000, temperature: 0 } });
+    assert.equal(r.status, 504, r.text);
+    assert.match(r.json.error, /timed out/);
+    const ok = await post(`${srv.url}/api/generate`, { model: MODEL, prompt: 't', stream: false });
+    assert.equal(ok.status, 200);
+  } finally { await srv.stop(); }
+});
+
+test('slow headers (slowloris) get 408 and the connection is closed', async () => {
+  const net = await import('node:net');
+  const srv = await startServer({ dir, args: ['--header-timeout-ms', '400'] });
+  try {
+    const out = await new Promise((resolve) => {
+      const s = net.connect(srv.port, '127.0.0.1', () => s.write('GET /api/tags HTTP/1.1\r\nHo'));
+      let buf = '';
+      s.on('data', (d) => { buf += d; });
+      s.on('close', () => resolve(buf));
+      setTimeout(() => { s.destroy(); resolve(buf + '<timeout>'); }, 5000);
+    });
+    assert.match(out, /^HTTP\/1\.1 408/);
+    assert.doesNotMatch(out, /<timeout>/);
+  } finally { await srv.stop(); }
+});
