@@ -76,6 +76,8 @@ void Manager::shutdown() {
   if (thread_.joinable()) thread_.join();
   for (auto& d : failed) d(make_error(ErrorCode::kCancelled, "server is shutting down"));
   for (auto& r : runners) r->shutdown();
+  // Their readers call back into this manager when they end: let them finish first.
+  for (auto& r : runners) r->wait_finished(5000);
   std::map<std::string, Loaded> gone;
   {
     std::lock_guard lk(mu_);

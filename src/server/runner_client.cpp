@@ -248,6 +248,11 @@ void RunnerClient::reader_loop() {
   if (!stopping_) log::error("{} (pid {}); failing its in-flight requests", msg, pid_);
   fail_all(msg);
   if (on_exit_) on_exit_();
+  finished_ = true;
+}
+
+void RunnerClient::wait_finished(int timeout_ms) const {
+  for (int i = 0; i < timeout_ms / 5 && !finished_.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
 void RunnerClient::shutdown() {

@@ -52,7 +52,9 @@ export async function startServer({ args = [], env = {}, dir = null } = {}) {
       if (proc.exitCode === null) {
         const done = new Promise((r) => proc.on('exit', r));
         proc.kill('SIGTERM');
-        await Promise.race([done, new Promise((r) => setTimeout(r, 10000))]);
+        let timer;
+        await Promise.race([done, new Promise((r) => { timer = setTimeout(r, 10000); })]);
+        clearTimeout(timer);
         if (proc.exitCode === null) proc.kill('SIGKILL');
       }
       if (!dir) rmSync(storeDir, { recursive: true, force: true });

@@ -140,7 +140,8 @@ function raw(bytes, { waitMs = 3000 } = {}) {
     s.on('data', (d) => { out += d.toString(); });
     s.on('close', () => resolve(out));
     s.on('error', () => resolve(out));
-    setTimeout(() => { s.destroy(); resolve(out); }, waitMs);
+    const t = setTimeout(() => { s.destroy(); resolve(out); }, waitMs);
+    s.on('close', () => clearTimeout(t));
   });
 }
 

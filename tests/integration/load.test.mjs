@@ -116,8 +116,8 @@ test('slow headers (slowloris) get 408 and the connection is closed', async () =
       const s = net.connect(srv.port, '127.0.0.1', () => s.write('GET /api/tags HTTP/1.1\r\nHo'));
       let buf = '';
       s.on('data', (d) => { buf += d; });
-      s.on('close', () => resolve(buf));
-      setTimeout(() => { s.destroy(); resolve(buf + '<timeout>'); }, 5000);
+      const t = setTimeout(() => { s.destroy(); resolve(buf + '<timeout>'); }, 5000);
+      s.on('close', () => { clearTimeout(t); resolve(buf); });
     });
     assert.match(out, /^HTTP\/1\.1 408/);
     assert.doesNotMatch(out, /<timeout>/);
