@@ -143,3 +143,17 @@ test('abort mid-stream frees the sequence in the runner', async () => {
   });
   assert.ok(ok, `sequence still running: ${JSON.stringify(await runnerStats(srv.url))}`);
 });
+
+test('logprobs: chosen token plus top alternatives, best first', async () => {
+  const r = await ollama.generate({ model: MODEL, prompt: 'hi', stream: false, logprobs: true, top_logprobs: 3,
+    options: { num_predict: 3, temperature: 0 } });
+  assert.equal(r.logprobs.length, 3);
+  for (const lp of r.logprobs) {
+    assert.ok(lp.logprob <= 0);
+    assert.equal(lp.top_logprobs.length, 3);
+    // Greedy: the chosen token is the most likely one.
+    assert.equal(lp.top_logprobs[0].token, lp.token);
+    assert.ok(lp.top_logprobs[0].logprob >= lp.top_logprobs[1].logprob);
+    assert.deepEqual(Buffer.from(lp.bytes).toString('latin1').length, lp.bytes.length);
+  }
+});
