@@ -188,6 +188,10 @@ Result<HttpResult> Client::request(const std::string& method, const std::string&
   }
   HttpResult res;
   res.status = *status;
+  if (method == "HEAD") {  // no body, whatever Content-Length says
+    ::close(fd);
+    return res;
+  }
   auto st = rd.body([&](std::string_view d) {
     res.body.append(d);
     return true;

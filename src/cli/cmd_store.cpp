@@ -1,5 +1,6 @@
-// `paddock list | show | cp | rm | create`: the offline model-store commands, working directly
-// on the store (--models DIR, else PADDOCK_MODELS / OLLAMA_MODELS / ~/.paddock/models). All the
+// `paddock list | show | cp | rm | create`: the model-store commands. Without --models and with a
+// server answering they go through its API (client_store.cpp); otherwise they work directly on
+// the store (--models DIR, else PADDOCK_MODELS / OLLAMA_MODELS / ~/.paddock/models). All the
 // logic lives in src/store; this file parses flags and prints like the ollama CLI.
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/client_store.h"
 #include "cli/command.h"
 #include "store/store.h"
 #include "util/fs.h"
@@ -82,6 +84,7 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
 }
 
 int run_list(const std::string& dir) {
+  if (use_server(dir)) return remote_list();
   auto s = open_store(dir, false);
   std::vector<std::vector<std::string>> rows = {{"NAME", "ID", "SIZE", "MODIFIED"}};
   if (s.ok()) {
@@ -117,6 +120,11 @@ struct ShowFlags {
 int run_show(const std::string& dir, const std::string& name, const ShowFlags& f) {
   int n = f.license + f.modelfile + f.parameters + f.tmpl + f.system;
   if (n > 1) return fail("only one of --license, --modelfile, --parameters, --system or --template may be given");
+  if (use_server(dir)) {
+    const char* field = f.license ? "license" : f.modelfile ? "modelfile" : f.parameters ? "parameters"
+                        : f.tmpl ? "template" : f.system ? "system" : "";
+    return remote_show(name, field, f.verbose);
+  }
   auto s = open_store(dir, false);
   if (!s.ok()) {
     if (s.error().code() == ErrorCode::kNotFound) return fail(fmt::format("model \"{}\" not found", name));
@@ -184,6 +192,7 @@ int run_show(const std::string& dir, const std::string& name, const ShowFlags& f
 }
 
 int run_cp(const std::string& dir, const std::string& src, const std::string& dst) {
+  if (use_server(dir)) return remote_cp(src, dst);
   auto s = open_store(dir, true);
   if (!s.ok()) return fail(s.error().message());
   auto st = s->copy(src, dst);
@@ -193,6 +202,7 @@ int run_cp(const std::string& dir, const std::string& src, const std::string& ds
 }
 
 int run_rm(const std::string& dir, const std::vector<std::string>& names) {
+  if (use_server(dir)) return remote_rm(names);
   auto s = open_store(dir, false);
   if (!s.ok()) {
     if (s.error().code() == ErrorCode::kNotFound) return fail(fmt::format("model \"{}\" not found", names.front()));
@@ -207,6 +217,7 @@ int run_rm(const std::string& dir, const std::vector<std::string>& names) {
 }
 
 int run_create(const std::string& dir, const std::string& name, const std::string& file) {
+  if (use_server(dir)) return remote_create(name, file);
   std::string path = file.empty() ? "Modelfile" : file;
   auto text = read_file(path, store::kMaxModelfileBytes);
   if (!text.ok()) return fail(text.error().message());

@@ -12,6 +12,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <cerrno>
+#include <array>
 #include <deque>
 #include <limits>
 #include <list>
@@ -143,6 +144,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void watch_disconnect();
   void client_gone();
   void do_write();
+  void linger_close();
+  void linger_close_continue() {
+    if (state_ == State::kClosed) return;
+    sock_.async_read_some(boost::asio::buffer(discard_),
+                          boost::asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code e, size_t n) {
+                            self->discarded_ += n;
+                            if (e || self->discarded_ > (64u << 20)) return self->close();
+                            self->linger_close_continue();
+                          }));
+  }
   void arm_timer(int ms);
 
   tcp::socket sock_;
@@ -159,6 +170,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool response_done_ = false;
   std::deque<std::string> out_;
   std::string inflight_;
+  std::array<char, 16384> discard_{};
+  size_t discarded_ = 0;
   std::shared_ptr<ExchangeImpl> cur_;
 };
 
@@ -496,6 +509,21 @@ void Connection::close() {
   srv_->forget(this);
 }
 
+// After an early error (413 while the client is still sending), closing at once would make the
+// kernel reset the connection and the client might never read our answer. Stop sending, read
+// and drop what still arrives for a short while, then close (nginx's lingering close).
+void Connection::linger_close() {
+  if (state_ == State::kClosed) return;
+  error_code ec;
+  sock_.shutdown(tcp::socket::shutdown_send, ec);
+  state_ = State::kHandling;
+  timer_.expires_after(std::chrono::seconds(2));
+  timer_.async_wait(asio::bind_executor(strand_, [self = shared_from_this()](error_code e) {
+    if (!e) self->close();
+  }));
+  linger_close_continue();
+}
+
 void Connection::enqueue(std::string bytes, bool last, ExchangeImpl* ex) {
   size_t n = bytes.size();
   ex->pending_ += n;
@@ -514,7 +542,7 @@ void Connection::enqueue(std::string bytes, bool last, ExchangeImpl* ex) {
 void Connection::do_write() {
   if (writing_ || state_ == State::kClosed) return;
   if (out_.empty()) {
-    if (close_after_write_) return close();
+    if (close_after_write_) return linger_close();
     if (response_done_) {
       if (auto ex = cur_) ex->clear_callbacks();
       cur_.reset();

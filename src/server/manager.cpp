@@ -76,12 +76,20 @@ void Manager::shutdown() {
   if (thread_.joinable()) thread_.join();
   for (auto& d : failed) d(make_error(ErrorCode::kCancelled, "server is shutting down"));
   for (auto& r : runners) r->shutdown();
-  std::lock_guard lk(mu_);
-  models_.clear();
+  // Their readers call back into this manager when they end: let them finish first.
+  for (auto& r : runners) r->wait_finished(5000);
+  std::map<std::string, Loaded> gone;
+  {
+    std::lock_guard lk(mu_);
+    gone.swap(models_);
+  }
+  gone.clear();     // joins reader threads, which may need mu_ for their exit callback
+  runners.clear();
 }
 
 uint64_t Manager::acquire(const ModelRef& ref, std::optional<int64_t> keep_alive_ns, Done done) {
   std::vector<std::function<void()>> run;
+  std::shared_ptr<RunnerClient> graveyard;
   uint64_t ticket;
   {
     std::unique_lock lk(mu_);
@@ -109,7 +117,7 @@ uint64_t Manager::acquire(const ModelRef& ref, std::optional<int64_t> keep_alive
       load_order_.push_back(key);
     } else if (it->second.state == Loaded::State::kDead && it->second.active == 0) {
       it->second.state = Loaded::State::kQueued;
-      it->second.runner.reset();
+      graveyard = std::move(it->second.runner);  // destroyed after the lock is released
       load_order_.push_back(key);
     }
     it->second.waiters.push_back(Waiter{ticket, keep_alive_ns, std::move(done), Clock::now()});
@@ -216,6 +224,7 @@ std::vector<PsEntry> Manager::ps() {
     e.loading = m.state == Loaded::State::kLoading;
     e.runner = m.runner;
     e.pid = m.runner ? m.runner->pid() : -1;
+    if (m.runner && m.runner->ready().contains("num_ctx")) e.num_ctx = m.runner->ready().value("num_ctx", e.num_ctx);
     if (m.expires) e.expires_at_unix_ns = to_unix(*m.expires);
     else if (m.keep_alive_ns >= 0 && !e.loading) e.expires_at_unix_ns = to_unix(now_s + std::chrono::nanoseconds(m.keep_alive_ns));
     out.push_back(std::move(e));
@@ -262,12 +271,14 @@ void Manager::loop() {
       auto& m = it->second;
       if (m.state == Loaded::State::kReady && m.runner && !m.runner->alive()) m.state = Loaded::State::kDead;
       if (m.state == Loaded::State::kDead && m.active == 0) {
+        // Never destroy a RunnerClient under mu_: its destructor joins a reader thread that may
+        // be waiting for mu_ in its exit callback.
+        if (m.runner) to_stop.push_back(std::move(m.runner));
         if (m.waiters.empty()) {
           it = models_.erase(it);
           continue;
         }
         m.state = Loaded::State::kQueued;
-        m.runner.reset();
         load_order_.push_back(it->first);
       }
       if (m.state == Loaded::State::kReady && m.active == 0 && m.waiters.empty() && m.expires) {

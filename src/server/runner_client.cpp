@@ -101,7 +101,9 @@ Result<std::shared_ptr<RunnerClient>> RunnerClient::spawn(const SpawnSpec& spec,
   c->ready_ = msg;
   c->alive_ = true;
   c->on_exit_ = std::move(on_exit);
-  c->reader_ = std::thread([raw = c.get()] { raw->reader_loop(); });
+  // The reader thread owns a reference: the client lives until its reader has finished, even if
+  // every other owner lets go from inside an event callback on that very thread.
+  c->reader_ = std::thread([self = c] { self->reader_loop(); });
   log::info("runner pid {} ready for {}", pid, spec.display_name);
   return c;
 }
@@ -246,6 +248,11 @@ void RunnerClient::reader_loop() {
   if (!stopping_) log::error("{} (pid {}); failing its in-flight requests", msg, pid_);
   fail_all(msg);
   if (on_exit_) on_exit_();
+  finished_ = true;
+}
+
+void RunnerClient::wait_finished(int timeout_ms) const {
+  for (int i = 0; i < timeout_ms / 5 && !finished_.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
 void RunnerClient::shutdown() {

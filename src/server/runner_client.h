@@ -32,7 +32,7 @@ struct SpawnSpec {
   std::vector<std::string> extra_args;
 };
 
-class RunnerClient {
+class RunnerClient : public std::enable_shared_from_this<RunnerClient> {
  public:
   using EventFn = std::function<void(const nlohmann::json&)>;
   // Blocks until the runner says ready (or fails, or the load timeout passes).
@@ -46,6 +46,8 @@ class RunnerClient {
   // Asks the runner to exit, waits briefly, then kills it. Idempotent.
   void shutdown();
   bool alive() const { return alive_.load(); }
+  // Waits until the reader thread has delivered every event and the exit callback (bounded).
+  void wait_finished(int timeout_ms) const;
   pid_t pid() const { return pid_; }
   const nlohmann::json& ready() const { return ready_; }
   size_t in_flight() const;
@@ -72,6 +74,7 @@ class RunnerClient {
   bool stats_ready_ = false;
   nlohmann::json stats_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> finished_{false};
   std::string exit_reason_;
 };
 

@@ -2,7 +2,7 @@
 // random-weight llama model (written by `paddock gguf-tiny`, imported with `paddock create`).
 // PADDOCK_BIN names the binary (CTest passes $<TARGET_FILE:paddock>).
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -15,7 +15,7 @@ export const MODEL = 'tiny:latest';
 export function makeStore() {
   const dir = mkdtempSync(join(tmpdir(), 'paddock-it-'));
   const gguf = join(dir, 'tiny.gguf');
-  execFileSync(BIN, ['gguf-tiny', gguf, '--n-ctx', '512', '--seed', '7']);
+  execFileSync(BIN, ['gguf-tiny', gguf, '--n-ctx', '4096', '--seed', '7']);
   writeFileSync(join(dir, 'Modelfile'), `FROM ${gguf}\nPARAMETER temperature 0\nPARAMETER num_predict 8\n`);
   execFileSync(BIN, ['create', MODEL, '-f', join(dir, 'Modelfile'), '--models', join(dir, 'models')]);
   return dir;
@@ -30,7 +30,10 @@ export async function startServer({ args = [], env = {}, dir = null } = {}) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
-  proc.stderr.on('data', (d) => { stderr += d.toString(); });
+  proc.stderr.on('data', (d) => {
+    stderr += d.toString();
+    if (process.env.PADDOCK_IT_LOG) appendFileSync(process.env.PADDOCK_IT_LOG, d);
+  });
   const port = await new Promise((resolve, reject) => {
     let out = '';
     const t = setTimeout(() => reject(new Error(`server did not start:\n${stderr}`)), 30000);
@@ -49,7 +52,9 @@ export async function startServer({ args = [], env = {}, dir = null } = {}) {
       if (proc.exitCode === null) {
         const done = new Promise((r) => proc.on('exit', r));
         proc.kill('SIGTERM');
-        await Promise.race([done, new Promise((r) => setTimeout(r, 10000))]);
+        let timer;
+        await Promise.race([done, new Promise((r) => { timer = setTimeout(r, 10000); })]);
+        clearTimeout(timer);
         if (proc.exitCode === null) proc.kill('SIGKILL');
       }
       if (!dir) rmSync(storeDir, { recursive: true, force: true });

@@ -3,8 +3,10 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ollama } from 'ollama';
-import { startServer, MODEL, post, runnerStats, waitFor, makeStore } from './helpers.mjs';
-import { rmSync } from 'node:fs';
+import { startServer, MODEL, BIN, post, runnerStats, waitFor, makeStore } from './helpers.mjs';
+import { rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 
 const dir = makeStore();
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -42,7 +44,7 @@ test('disconnect mid-stream, repeated: KV blocks return to the pool', async () =
     const base = (await runnerStats(srv.url)).find((x) => x.name === MODEL).stats;
     for (let i = 0; i < 20; i++) {
       const s = await new Ollama({ host: srv.url }).generate({ model: MODEL, prompt: `p${i}`, stream: true,
-        options: { num_predict: 100000, temperature: 1 } });
+        options: { num_predict: 100000, temperature: 0 } });
       let n = 0;
       for await (const _ of s) { if (++n === 2) { s.abort(); break; } }
     }
@@ -79,7 +81,7 @@ test('runner killed mid-request: that request fails cleanly, the next one works'
     const ollama = new Ollama({ host: srv.url });
     await ollama.generate({ model: MODEL, prompt: '' });
     const pid = (await runnerStats(srv.url)).find((x) => x.name === MODEL).pid;
-    const s = await ollama.generate({ model: MODEL, prompt: 'k', stream: true, options: { num_predict: 100000, temperature: 1 } });
+    const s = await ollama.generate({ model: MODEL, prompt: 'k', stream: true, options: { num_predict: 100000, temperature: 0 } });
     let n = 0, err = null;
     try {
       for await (const _ of s) { if (++n === 2) process.kill(pid, 'SIGKILL'); }
@@ -91,5 +93,83 @@ test('runner killed mid-request: that request fails cleanly, the next one works'
     const newPid = (await runnerStats(srv.url)).find((x) => x.name === MODEL).pid;
     assert.notEqual(newPid, pid);
     assert.equal(srv.proc.exitCode, null);
+  } finally { await srv.stop(); }
+});
+
+test('per-request timeout ends a long generation with a clear error', async () => {
+  const srv = await startServer({ dir, args: ['--request-timeout', '300ms'] });
+  try {
+    const r = await post(`${srv.url}/api/generate`, { model: MODEL, prompt: 't', stream: false,
+      options: { num_predict: 100000, temperature: 0 } });
+    assert.equal(r.status, 504, r.text);
+    assert.match(r.json.error, /timed out/);
+    const ok = await post(`${srv.url}/api/generate`, { model: MODEL, prompt: 't', stream: false });
+    assert.equal(ok.status, 200);
+  } finally { await srv.stop(); }
+});
+
+test('slow headers (slowloris) get 408 and the connection is closed', async () => {
+  const net = await import('node:net');
+  const srv = await startServer({ dir, args: ['--header-timeout-ms', '400'] });
+  try {
+    const out = await new Promise((resolve) => {
+      const s = net.connect(srv.port, '127.0.0.1', () => s.write('GET /api/tags HTTP/1.1\r\nHo'));
+      let buf = '';
+      s.on('data', (d) => { buf += d; });
+      const t = setTimeout(() => { s.destroy(); resolve(buf + '<timeout>'); }, 5000);
+      s.on('close', () => { clearTimeout(t); resolve(buf); });
+    });
+    assert.match(out, /^HTTP\/1\.1 408/);
+    assert.doesNotMatch(out, /<timeout>/);
+  } finally { await srv.stop(); }
+});
+
+// A second model with different weights (a different blob, so its own runner).
+function addSecondModel() {
+  const gguf = join(dir, 'tiny2.gguf');
+  execFileSync(BIN, ['gguf-tiny', gguf, '--n-ctx', '1024', '--seed', '8']);
+  writeFileSync(join(dir, 'Modelfile2'), `FROM ${gguf}\n`);
+  execFileSync(BIN, ['create', 'tiny2:latest', '-f', join(dir, 'Modelfile2'), '--models', join(dir, 'models')]);
+}
+
+async function loadedNames(url) {
+  const r = await fetch(`${url}/api/ps`);
+  return (await r.json()).models.map((m) => m.name).sort();
+}
+
+test('max loaded models: loading a second model evicts the idle first one', async () => {
+  addSecondModel();
+  const srv = await startServer({ dir, args: ['--max-loaded-models', '1'] });
+  try {
+    await post(`${srv.url}/api/generate`, { model: MODEL, prompt: 'a', stream: false });
+    assert.deepEqual(await loadedNames(srv.url), [MODEL]);
+    const r = await post(`${srv.url}/api/generate`, { model: 'tiny2', prompt: 'b', stream: false });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(await loadedNames(srv.url), ['tiny2:latest']);
+  } finally { await srv.stop(); }
+});
+
+test('memory budget: a model that does not fit next to another evicts it; two fit in a larger budget', async () => {
+  const small = await startServer({ dir, args: ['--memory-gib', '0.1'] });  // each estimate is ~65 MiB
+  try {
+    await post(`${small.url}/api/generate`, { model: MODEL, prompt: 'a', stream: false });
+    await post(`${small.url}/api/generate`, { model: 'tiny2', prompt: 'b', stream: false });
+    assert.deepEqual(await loadedNames(small.url), ['tiny2:latest']);
+  } finally { await small.stop(); }
+  const big = await startServer({ dir, args: ['--memory-gib', '1'] });
+  try {
+    await post(`${big.url}/api/generate`, { model: MODEL, prompt: 'a', stream: false });
+    await post(`${big.url}/api/generate`, { model: 'tiny2', prompt: 'b', stream: false });
+    assert.deepEqual(await loadedNames(big.url), [MODEL, 'tiny2:latest'].sort());
+  } finally { await big.stop(); }
+});
+
+test('keep_alive expiry unloads an idle model', async () => {
+  const srv = await startServer({ dir });
+  try {
+    await post(`${srv.url}/api/generate`, { model: MODEL, prompt: 'a', stream: false, keep_alive: '1s' });
+    assert.deepEqual(await loadedNames(srv.url), [MODEL]);
+    const gone = await waitFor(async () => (await loadedNames(srv.url)).length === 0, 5000, 100);
+    assert.ok(gone, 'still loaded 5 s after a 1 s keep_alive');
   } finally { await srv.stop(); }
 });

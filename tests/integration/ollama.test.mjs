@@ -131,7 +131,7 @@ test('pull answers with a clear error until registry support lands', async () =>
 });
 
 test('abort mid-stream frees the sequence in the runner', async () => {
-  const stream = await ollama.generate({ model: MODEL, prompt: 'long', stream: true, options: { num_predict: 100000, temperature: 1 } });
+  const stream = await ollama.generate({ model: MODEL, prompt: 'long', stream: true, options: { num_predict: 100000, temperature: 0 } });
   let n = 0;
   for await (const part of stream) {
     if (++n === 3) { stream.abort(); break; }
@@ -142,4 +142,18 @@ test('abort mid-stream frees the sequence in the runner', async () => {
     return r && r.stats && r.stats.running === 0 && r.stats.kv_blocks_free === r.stats.kv_blocks_total ? r : null;
   });
   assert.ok(ok, `sequence still running: ${JSON.stringify(await runnerStats(srv.url))}`);
+});
+
+test('logprobs: chosen token plus top alternatives, best first', async () => {
+  const r = await ollama.generate({ model: MODEL, prompt: 'hi', stream: false, logprobs: true, top_logprobs: 3,
+    options: { num_predict: 3, temperature: 0 } });
+  assert.equal(r.logprobs.length, 3);
+  for (const lp of r.logprobs) {
+    assert.ok(lp.logprob <= 0);
+    assert.equal(lp.top_logprobs.length, 3);
+    // Greedy: the chosen token is the most likely one.
+    assert.equal(lp.top_logprobs[0].token, lp.token);
+    assert.ok(lp.top_logprobs[0].logprob >= lp.top_logprobs[1].logprob);
+    assert.deepEqual(Buffer.from(lp.bytes).toString('latin1').length, lp.bytes.length);
+  }
 });

@@ -90,3 +90,12 @@ test('errors are OpenAI-shaped', async () => {
   await assert.rejects(openai.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: [
     { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }] }), (e) => e.status === 400 && /vision/.test(e.message));
 });
+
+test('chat logprobs', async () => {
+  const r = await openai.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }],
+    max_tokens: 2, temperature: 0, logprobs: true, top_logprobs: 2 });
+  const c = r.choices[0].logprobs.content;
+  assert.equal(c.length, 2);
+  assert.equal(c[0].top_logprobs.length, 2);
+  assert.ok(c[0].logprob <= 0);
+});
