@@ -93,7 +93,9 @@ TEST_P(HfLogits, MatchesTransformers) {
         if (ours[v] > ours[am]) am = v;
         if (ref[v] > ref[rm]) rm = v;
       }
-      if (am != rm) EXPECT_LT(std::fabs(ref[am] - ref[rm]), 1e-2) << arch << " argmax differs at " << b + r;
+      if (am != rm) {
+        EXPECT_LT(std::fabs(ref[am] - ref[rm]), 1e-2) << arch << " argmax differs at " << b + r;
+      }
     }
   }
 }
