@@ -6,7 +6,7 @@ BUILD ?= build/release
 TBUILD ?= build/test
 FBUILD ?= build/fuzz
 CMAKE_COMMON := -DPADDOCK_CUDA=$(or $(PADDOCK_CUDA),OFF)
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 45
 
 .PHONY: all deps deps-test build build-test serve test unit integration fuzz bench fmt clean
 

@@ -1,6 +1,6 @@
 // quant: the public header — one table of every GGUF tensor type (ggml type ids), and reference
-// (scalar, portable) dequantize / quantize rows. Fast kernels live in the backends and are
-// tested against these.
+// (scalar, portable) dequantize / quantize rows, and the llama.cpp file-type mixes. The fast SIMD
+// dot kernels are in quant/kernels.h.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -43,8 +43,27 @@ void dequantize_row(Type t, const void* src, float* dst, int64_t n);
 // weights (n floats) for the K-quants; nullptr = uniform.
 void quantize_row(Type t, const float* src, void* dst, int64_t n, const float* imatrix = nullptr);
 
-// llama.cpp file types (general.file_type) and the per-tensor type mix of a "mostly" type,
-// e.g. Q4_K_M uses Q6_K for some tensors. Used by the quantize tool and /api/show.
-std::string_view file_type_name(uint32_t ftype);  // "Q4_K_M", "F16", ... or "unknown"
+// llama.cpp file types (general.file_type, LLAMA_FTYPE_* ids) and the per-tensor type mix of a
+// "mostly" type, e.g. Q4_K_M uses Q6_K for some tensors. Used by the quantize tool and /api/show.
+std::string_view file_type_name(uint32_t ftype);  // "Q4_K_M", "F16", ... (as Ollama shows them) or "unknown"
+std::optional<uint32_t> file_type_from_name(std::string_view name);  // case-insensitive
+// The main tensor type of a file type (Q4_K for Q4_K_M); nullopt for unknown ids and for mixes we
+// cannot produce (the IQ1/IQ2/IQ3, TQ and MXFP4 mixes).
+std::optional<Type> file_type_base(uint32_t ftype);
+
+struct MixOptions {
+  int n_dims = 2;                // tensors with fewer than 2 dims (norms, biases) stay F32
+  int64_t n_cols = 0;            // row length (ne[0]); 0 = unknown, no block-size fallback
+  int n_gqa = 1;                 // n_head / n_head_kv
+  bool tied_embeddings = false;  // token_embd.weight doubles as the output matrix
+};
+// The type llama.cpp's quantizer gives tensor `name` (GGUF name, e.g. "blk.3.ffn_down.weight") of
+// layer `layer` of `n_layer` in a file of type `ftype`. An approximation of llama.cpp's
+// llama_tensor_get_type for dense (non-MoE, non-Falcon) models without an importance matrix:
+// output/tied embeddings -> Q6_K (Q8_0 stays), attn_v / ffn_down / attn_output / attn_qkv bumps per
+// K-quant mix, the block-size fallbacks (Q4_K->Q5_0, Q5_K->Q5_1, Q6_K->Q8_0, Q2_K/Q3_K->Q4_0, else
+// F16). The attn_v rule uses the layer index where llama.cpp counts attn_v tensors (the same for
+// these models). Returns F32 for unknown/unsupported ftypes and for 1-D tensors.
+Type tensor_type_for(uint32_t ftype, std::string_view tensor_name, int layer, int n_layer, const MixOptions& opt = {});
 
 }  // namespace paddock::quant

@@ -13,8 +13,9 @@ namespace {
 constexpr int64_t QK_K = 256;
 
 // {type, name, block elements, block bytes, can_dequantize, can_quantize}. The last two are
-// filled from what quantize.cpp / dequantize.cpp implement (see supports_*()).
-constexpr std::array<TypeInfo, 30> kTable = {{
+// filled from what quantize.cpp / dequantize.cpp implement (see supports_*()). Block bytes checked
+// against ggml-common.h's block structs (static_asserts there; blocks.h asserts ours).
+constexpr std::array<TypeInfo, 32> kTable = {{
     {Type::F32, "f32", 1, 4, false, false},
     {Type::F16, "f16", 1, 2, false, false},
     {Type::Q4_0, "q4_0", 32, 2 + 16, false, false},
@@ -44,6 +45,8 @@ constexpr std::array<TypeInfo, 30> kTable = {{
     {Type::F64, "f64", 1, 8, false, false},
     {Type::IQ1_M, "iq1_m", QK_K, QK_K / 8 + QK_K / 16 + QK_K / 32, false, false},
     {Type::BF16, "bf16", 1, 2, false, false},
+    {Type::TQ1_0, "tq1_0", QK_K, (QK_K - 4 * QK_K / 64) / 5 + QK_K / 64 + 2, false, false},
+    {Type::TQ2_0, "tq2_0", QK_K, QK_K / 4 + 2, false, false},
     {Type::MXFP4, "mxfp4", 32, 1 + 16, false, false},
 }};
 

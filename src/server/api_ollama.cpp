@@ -1,0 +1,551 @@
+// api_ollama: Ollama's native REST API (/api/*), field for field as OLLAMA.md §1 describes:
+// request validation, runner requests, and NDJSON or single-object responses.
+#include <memory>
+#include <thread>
+
+#include "server/app.h"
+#include "util/log.h"
+
+namespace paddock::server {
+namespace {
+
+using ExPtr = std::shared_ptr<Exchange>;
+
+#define TRY_FIELD(decl, expr)                 \
+  auto PADDOCK_CONCAT(_f, __LINE__) = (expr); \
+  if (!PADDOCK_CONCAT(_f, __LINE__).ok()) return send_error(*ex, PADDOCK_CONCAT(_f, __LINE__).error()); \
+  decl = std::move(PADDOCK_CONCAT(_f, __LINE__)).value()
+
+int64_t since_ns(int64_t t0) { return now_unix_ns() - t0; }
+
+int status_for_runner_error(const json& ev) {
+  std::string code = ev.value("code", "");
+  if (code == "bad_request") return 400;
+  if (code == "timeout") return 504;
+  if (code == "cancelled") return 499;
+  return 500;
+}
+
+// Turns runner events into Ollama generate/chat responses (streamed or one object).
+struct GenStream {
+  ExPtr ex;
+  std::string model;
+  bool chat = false;
+  bool stream = true;
+  bool want_logprobs = false;
+  int64_t t0 = 0;
+  bool started = false;
+  std::string text;
+  json logprobs = json::array();
+
+  json base() const { return json{{"model", model}, {"created_at", rfc3339_ns(now_unix_ns())}}; }
+  void write_line(const json& j) {
+    if (!started) {
+      ex->start_stream(200, "application/x-ndjson");
+      started = true;
+    }
+    ex->write(j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
+  }
+  void on_event(const json& ev, int64_t load_ns) {
+    std::string type = ev.value("type", "");
+    if (type == "token") {
+      const std::string& t = ev["text"].get_ref<const std::string&>();
+      json lp = ev.contains("logprobs") ? ev["logprobs"] : json(nullptr);
+      if (!stream) {
+        text += t;
+        if (want_logprobs && lp.is_array())
+          for (auto& x : lp) logprobs.push_back(x);
+        return;
+      }
+      if (t.empty() && !(want_logprobs && lp.is_array())) return;
+      json j = base();
+      if (chat) j["message"] = json{{"role", "assistant"}, {"content", t}};
+      else j["response"] = t;
+      j["done"] = false;
+      if (want_logprobs && lp.is_array()) j["logprobs"] = lp;
+      write_line(j);
+    } else if (type == "done") {
+      json j = base();
+      if (chat) j["message"] = json{{"role", "assistant"}, {"content", stream ? "" : text}};
+      else j["response"] = stream ? "" : text;
+      j["done"] = true;
+      j["done_reason"] = ev.value("done_reason", "stop");
+      if (ev.contains("context") && !chat) j["context"] = ev["context"];
+      j["total_duration"] = since_ns(t0);
+      j["load_duration"] = load_ns;
+      j["prompt_eval_count"] = ev.value("prompt_eval_count", 0);
+      j["prompt_eval_duration"] = ev.value("prompt_eval_duration", int64_t(0));
+      j["eval_count"] = ev.value("eval_count", 0);
+      j["eval_duration"] = ev.value("eval_duration", int64_t(0));
+      if (!stream && want_logprobs) j["logprobs"] = logprobs;
+      if (stream) {
+        write_line(j);
+        ex->finish();
+      } else {
+        send_json(*ex, 200, j);
+      }
+    } else if (type == "rendered") {  // _debug_render_only
+      json j = base();
+      j["debug_info"] = json{{"rendered_template", ev.value("prompt", "")}};
+      send_json(*ex, 200, j);
+    } else if (type == "error") {
+      std::string msg = ev.value("message", "runner error");
+      if (started) {
+        ex->write(json{{"error", msg}}.dump() + "\n");
+        ex->finish();
+      } else {
+        send_error(*ex, status_for_runner_error(ev), msg);
+      }
+    }
+  }
+};
+
+Status check_messages(const json& msgs) {
+  if (!msgs.is_array()) return make_error(ErrorCode::kInvalidArgument, "invalid value for 'messages': expected array");
+  if (msgs.size() > kMaxMessages) return make_error(ErrorCode::kInvalidArgument, "too many messages (at most {})", kMaxMessages);
+  for (auto& m : msgs) {
+    if (!m.is_object()) return make_error(ErrorCode::kInvalidArgument, "invalid message: expected object");
+    ASSIGN_OR_RETURN(auto role, opt_string(m, "role"));
+    if (!role || role->empty()) return make_error(ErrorCode::kInvalidArgument, "message is missing 'role'");
+    if (*role != "system" && *role != "user" && *role != "assistant" && *role != "tool")
+      return make_error(ErrorCode::kInvalidArgument, "invalid role '{}' (system, user, assistant or tool)", *role);
+    ASSIGN_OR_RETURN(auto content, opt_string(m, "content"));
+    ASSIGN_OR_RETURN(auto thinking, opt_string(m, "thinking"));
+    ASSIGN_OR_RETURN(auto tool_name, opt_string(m, "tool_name"));
+    auto im = m.find("images");
+    if (im != m.end() && !im->is_null()) {
+      if (!im->is_array()) return make_error(ErrorCode::kInvalidArgument, "invalid value for 'images': expected array");
+      if (!im->empty()) return make_error(ErrorCode::kInvalidArgument, "images are not supported: this server has no vision support yet");
+    }
+    auto tc = m.find("tool_calls");
+    if (tc != m.end() && !tc->is_null() && !tc->is_array())
+      return make_error(ErrorCode::kInvalidArgument, "invalid value for 'tool_calls': expected array");
+  }
+  return Status::Ok();
+}
+
+Result<json> parse_think(const json& body) {
+  auto it = body.find("think");
+  if (it == body.end() || it->is_null()) return json(nullptr);
+  if (it->is_boolean()) return *it;
+  if (it->is_string()) {
+    std::string s = it->get<std::string>();
+    if (s == "low" || s == "medium" || s == "high" || s == "max") return *it;
+  }
+  return make_error(ErrorCode::kInvalidArgument, "invalid value for 'think': expected true, false, \"low\", \"medium\", \"high\" or \"max\"");
+}
+
+Result<json> parse_format(const json& body) {
+  auto it = body.find("format");
+  if (it == body.end() || it->is_null()) return json(nullptr);
+  if (it->is_string()) {
+    std::string s = it->get<std::string>();
+    if (s.empty()) return json(nullptr);
+    if (s == "json") return *it;
+    return make_error(ErrorCode::kInvalidArgument, "invalid format '{}': expected \"json\" or a JSON schema object", s);
+  }
+  if (it->is_object()) return *it;
+  return make_error(ErrorCode::kInvalidArgument, "invalid value for 'format': expected \"json\" or a JSON schema object");
+}
+
+// Loads (or with keep_alive 0 unloads) a model for an empty prompt / empty messages.
+void load_or_unload(App& app, const ExPtr& ex, const Resolved& res, std::optional<int64_t> keep_alive, bool chat) {
+  auto reply = [ex, name = res.ref.name, chat](const char* reason) {
+    json j{{"model", name}, {"created_at", rfc3339_ns(now_unix_ns())}};
+    if (chat) j["message"] = json{{"role", "assistant"}, {"content", ""}};
+    else j["response"] = "";
+    j["done"] = true;
+    j["done_reason"] = reason;
+    send_json(*ex, 200, j);
+  };
+  if (keep_alive && *keep_alive == 0) {
+    app.mgr->unload(res.ref.model_path);
+    return reply("unload");
+  }
+  app.mgr->acquire(res.ref, keep_alive, [ex, reply](Result<std::unique_ptr<Slot>> r) {
+    if (!r.ok()) return send_error(*ex, r.error());
+    reply("load");  // the slot is released when `r` goes away: keep-alive starts now
+  });
+}
+
+void handle_generate(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
+  int64_t t0 = now_unix_ns();
+  TRY_FIELD(json body, parse_body(req.body));
+  TRY_FIELD(auto model, opt_string(body, "model"));
+  TRY_FIELD(auto stream, opt_bool(body, "stream"));
+  TRY_FIELD(auto keep_alive, parse_keep_alive(body));
+  TRY_FIELD(auto opts, parse_options(body.value("options", json(nullptr))));
+  TRY_FIELD(json think, parse_think(body));
+  TRY_FIELD(json format, parse_format(body));
+  TRY_FIELD(auto logprobs, opt_bool(body, "logprobs"));
+  TRY_FIELD(auto top_logprobs, opt_int(body, "top_logprobs", 0, kMaxTopLogprobs));
+  TRY_FIELD(auto truncate, opt_bool(body, "truncate"));
+  TRY_FIELD(auto shift, opt_bool(body, "shift"));
+  TRY_FIELD(auto render_only, opt_bool(body, "_debug_render_only"));
+  TRY_FIELD(auto tmpl, opt_string(body, "template"));
+  TRY_FIELD(auto system, opt_string(body, "system"));
+  std::optional<std::string> prompt, suffix;
+  std::optional<bool> raw;
+  json messages = json::array();
+  json tools = nullptr;
+  json context = nullptr;
+  if (chat) {
+    auto it = body.find("messages");
+    if (it != body.end() && !it->is_null()) {
+      auto st = check_messages(*it);
+      if (!st.ok()) return send_error(*ex, st.error());
+      messages = *it;
+    }
+    auto t = body.find("tools");
+    if (t != body.end() && !t->is_null()) {
+      if (!t->is_array()) return send_error(*ex, 400, "invalid value for 'tools': expected array");
+      for (auto& tool : *t)
+        if (!tool.is_object()) return send_error(*ex, 400, "invalid tool: expected object");
+      tools = *t;
+    }
+  } else {
+    TRY_FIELD(prompt, opt_string(body, "prompt"));
+    TRY_FIELD(suffix, opt_string(body, "suffix"));
+    TRY_FIELD(raw, opt_bool(body, "raw"));
+    auto im = body.find("images");
+    if (im != body.end() && !im->is_null()) {
+      if (!im->is_array()) return send_error(*ex, 400, "invalid value for 'images': expected array");
+      if (!im->empty()) return send_error(*ex, 400, "images are not supported: this server has no vision support yet");
+    }
+    auto c = body.find("context");
+    if (c != body.end() && !c->is_null()) {
+      if (!c->is_array()) return send_error(*ex, 400, "invalid value for 'context': expected array of integers");
+      for (auto& x : *c)
+        if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() > INT32_MAX)
+          return send_error(*ex, 400, "invalid value for 'context': expected array of token ids");
+      if (c->size() > size_t(kMaxNumCtx)) return send_error(*ex, 400, "'context' is longer than any context window");
+      context = *c;
+    }
+    if (raw.value_or(false) && suffix && !suffix->empty())
+      return send_error(*ex, 400, "raw mode does not support suffix");
+  }
+  if (!model || model->empty()) return send_error(*ex, 400, "model is required");
+  auto res = resolve_model(app, *model);
+  if (!res.ok()) return send_error(*ex, res.error());
+  if (res->ref.embedding) return send_error(*ex, 400, fmt::format("\"{}\" does not support {}", *model, chat ? "chat" : "generate"));
+
+  bool empty = chat ? messages.empty() : (!prompt || prompt->empty()) && (!suffix || suffix->empty());
+  if (empty && !render_only.value_or(false)) return load_or_unload(app, ex, *res, keep_alive, chat);
+
+  GenOptions merged;
+  auto model_opts = parse_options(res->params);
+  if (model_opts.ok()) merged = *model_opts;
+  merged.merge(opts);
+
+  json rr{{"type", "generate"},
+          {"mode", chat ? "chat" : "generate"},
+          {"options", merged.values},
+          {"raw", raw.value_or(false)},
+          {"system", system ? json(*system) : json(res->system)},
+          {"template", tmpl ? json(*tmpl) : json(res->template_text)},
+          {"think", think},
+          {"format", format},
+          {"top_logprobs", logprobs.value_or(false) ? top_logprobs.value_or(0) : -1},
+          {"truncate", truncate.value_or(true)},
+          {"shift", shift.value_or(true)},
+          {"render_only", render_only.value_or(false)}};
+  if (chat) {
+    json all = json::array();
+    for (auto& m : res->messages) all.push_back(m);
+    for (auto& m : messages) all.push_back(m);
+    rr["messages"] = all;
+    rr["tools"] = tools;
+  } else {
+    rr["prompt"] = prompt.value_or("");
+    rr["suffix"] = suffix.value_or("");
+    rr["context"] = context;
+    rr["return_context"] = !raw.value_or(false);
+  }
+  auto gs = std::make_shared<GenStream>();
+  gs->ex = ex;
+  gs->model = *model;
+  gs->chat = chat;
+  gs->stream = stream.value_or(true);
+  gs->want_logprobs = logprobs.value_or(false);
+  gs->t0 = t0;
+  Job job;
+  job.model = std::move(*res);
+  job.keep_alive_ns = keep_alive;
+  job.runner_req = std::move(rr);
+  job.on_event = [gs](const json& ev, int64_t load_ns) { gs->on_event(ev, load_ns); };
+  job.on_fail = [ex](const Error& e) { send_error(*ex, e); };
+  run_job(app, ex, std::move(job));
+}
+
+void handle_embed(App& app, HttpRequest& req, const ExPtr& ex, bool legacy) {
+  int64_t t0 = now_unix_ns();
+  TRY_FIELD(json body, parse_body(req.body));
+  TRY_FIELD(auto model, opt_string(body, "model"));
+  TRY_FIELD(auto keep_alive, parse_keep_alive(body));
+  TRY_FIELD(auto opts, parse_options(body.value("options", json(nullptr))));
+  TRY_FIELD(auto truncate, opt_bool(body, "truncate"));
+  TRY_FIELD(auto dims, opt_int(body, "dimensions", 1, 1 << 20));
+  json inputs = json::array();
+  if (legacy) {
+    TRY_FIELD(auto prompt, opt_string(body, "prompt"));
+    if (prompt && !prompt->empty()) inputs.push_back(*prompt);
+  } else {
+    auto it = body.find("input");
+    if (it != body.end() && !it->is_null()) {
+      if (it->is_string()) {
+        if (!it->get_ref<const std::string&>().empty()) inputs.push_back(*it);
+      } else if (it->is_array()) {
+        if (it->size() > 4096) return send_error(*ex, 400, "too many inputs (at most 4096)");
+        for (auto& x : *it) {
+          if (!x.is_string()) return send_error(*ex, 400, "invalid value for 'input': expected string or array of strings");
+          inputs.push_back(x);
+        }
+      } else {
+        return send_error(*ex, 400, "invalid value for 'input': expected string or array of strings");
+      }
+    }
+  }
+  if (!model || model->empty()) return send_error(*ex, 400, "model is required");
+  auto res = resolve_model(app, *model);
+  if (!res.ok()) return send_error(*ex, res.error());
+  std::string name = *model;
+  if (inputs.empty()) {
+    if (legacy) return send_json(*ex, 200, json{{"embedding", json::array()}});
+    app.mgr->acquire(res->ref, keep_alive, [ex, name](Result<std::unique_ptr<Slot>> r) {
+      if (!r.ok()) return send_error(*ex, r.error());
+      send_json(*ex, 200, json{{"model", name}, {"embeddings", json::array()}});
+    });
+    return;
+  }
+  Job job;
+  job.model = std::move(*res);
+  job.keep_alive_ns = keep_alive;
+  job.runner_req = json{{"type", "embed"}, {"inputs", inputs}, {"truncate", truncate.value_or(true)},
+                        {"options", opts.values}};
+  if (dims) job.runner_req["dimensions"] = *dims;
+  job.on_event = [ex, name, t0, legacy](const json& ev, int64_t load_ns) {
+    std::string type = ev.value("type", "");
+    if (type == "error") return send_error(*ex, status_for_runner_error(ev), ev.value("message", "runner error"));
+    if (type != "done") return;
+    json embs = ev.value("embeddings", json::array());
+    if (legacy) return send_json(*ex, 200, json{{"embedding", embs.empty() ? json::array() : embs[0]}});
+    send_json(*ex, 200, json{{"model", name}, {"embeddings", embs}, {"total_duration", since_ns(t0)},
+                             {"load_duration", load_ns}, {"prompt_eval_count", ev.value("prompt_eval_count", 0)}});
+  };
+  job.on_fail = [ex](const Error& e) { send_error(*ex, e); };
+  run_job(app, ex, std::move(job));
+}
+
+void handle_tags(App& app, const ExPtr& ex) {
+  auto list = app.catalog->list();
+  if (!list.ok()) return send_error(*ex, list.error());
+  json models = json::array();
+  for (auto& e : *list)
+    models.push_back(json{{"name", e.name}, {"model", e.name}, {"modified_at", rfc3339_ns(e.modified_unix_ns)},
+                          {"size", e.size}, {"digest", e.digest}, {"details", e.details}});
+  send_json(*ex, 200, json{{"models", models}});
+}
+
+std::string name_field(const json& body, std::string& err) {
+  for (const char* k : {"model", "name"}) {
+    auto it = body.find(k);
+    if (it == body.end() || it->is_null()) continue;
+    if (!it->is_string()) {
+      err = fmt::format("invalid value for '{}': expected string", k);
+      return "";
+    }
+    if (!it->get_ref<const std::string&>().empty()) return it->get<std::string>();
+  }
+  return "";
+}
+
+void handle_show(App& app, HttpRequest& req, const ExPtr& ex) {
+  TRY_FIELD(json body, parse_body(req.body));
+  TRY_FIELD(auto verbose, opt_bool(body, "verbose"));
+  std::string err;
+  std::string name = name_field(body, err);
+  if (!err.empty()) return send_error(*ex, 400, err);
+  if (name.empty()) return send_error(*ex, 400, "model is required");
+  if (auto st = app.catalog->validate_name(name); !st.ok())
+    return send_error(*ex, 400, "invalid model name: " + st.error().message());
+  auto r = app.catalog->show(name, verbose.value_or(false));
+  if (!r.ok()) {
+    if (r.error().code() == ErrorCode::kNotFound) return send_error(*ex, 404, fmt::format("model '{}' not found", name));
+    return send_error(*ex, r.error());
+  }
+  send_json(*ex, 200, *r);
+}
+
+void handle_ps(App& app, const ExPtr& ex) {
+  json models = json::array();
+  for (auto& e : app.mgr->ps()) {
+    if (e.loading) continue;
+    models.push_back(json{{"name", e.ref.name}, {"model", e.ref.name}, {"size", e.ref.mem_estimate},
+                          {"digest", e.ref.digest}, {"details", e.ref.details},
+                          {"expires_at", e.expires_at_unix_ns ? rfc3339_ns(e.expires_at_unix_ns) : "2318-11-18T00:00:00Z"},
+                          {"size_vram", 0}, {"context_length", e.num_ctx}});
+  }
+  send_json(*ex, 200, json{{"models", models}});
+}
+
+void handle_debug_runners(App& app, const ExPtr& ex) {
+  // Blocking stats queries: off the I/O thread.
+  std::thread([&app, ex] {
+    json out = json::array();
+    for (auto& e : app.mgr->ps()) {
+      json j{{"name", e.ref.name}, {"pid", e.pid}, {"active", e.active}, {"loading", e.loading}};
+      if (e.runner) {
+        auto s = e.runner->stats();
+        if (s.ok()) j["stats"] = *s;
+        else j["stats_error"] = s.error().message();
+      }
+      out.push_back(j);
+    }
+    send_json(*ex, 200, json{{"runners", out}, {"waiting", app.mgr->waiting()}});
+  }).detach();
+}
+
+void handle_copy(App& app, HttpRequest& req, const ExPtr& ex) {
+  TRY_FIELD(json body, parse_body(req.body));
+  TRY_FIELD(auto src, opt_string(body, "source"));
+  TRY_FIELD(auto dst, opt_string(body, "destination"));
+  if (!src || src->empty() || !dst || dst->empty()) return send_error(*ex, 400, "source and destination are required");
+  for (auto* n : {&*src, &*dst})
+    if (auto st = app.catalog->validate_name(*n); !st.ok())
+      return send_error(*ex, 400, "invalid model name: " + st.error().message());
+  auto st = app.catalog->copy(*src, *dst);
+  if (!st.ok()) {
+    if (st.error().code() == ErrorCode::kNotFound) return send_error(*ex, 404, fmt::format("model '{}' not found", *src));
+    return send_error(*ex, st.error());
+  }
+  ex->respond(200, "", "");
+}
+
+void handle_delete(App& app, HttpRequest& req, const ExPtr& ex) {
+  TRY_FIELD(json body, parse_body(req.body));
+  std::string err;
+  std::string name = name_field(body, err);
+  if (!err.empty()) return send_error(*ex, 400, err);
+  if (name.empty()) return send_error(*ex, 400, "model is required");
+  if (auto st = app.catalog->validate_name(name); !st.ok())
+    return send_error(*ex, 400, "invalid model name: " + st.error().message());
+  if (auto r = app.catalog->resolve(name, app.cfg.num_ctx, app.cfg.num_parallel); r.ok())
+    app.mgr->unload(r->ref.model_path);
+  auto st = app.catalog->remove(name);
+  if (!st.ok()) {
+    if (st.error().code() == ErrorCode::kNotFound) return send_error(*ex, 404, fmt::format("model '{}' not found", name));
+    return send_error(*ex, st.error());
+  }
+  ex->respond(200, "", "");
+}
+
+void handle_create(App& app, HttpRequest& req, const ExPtr& ex) {
+  TRY_FIELD(json body, parse_body(req.body));
+  TRY_FIELD(auto stream, opt_bool(body, "stream"));
+  std::string err;
+  std::string name = name_field(body, err);
+  if (!err.empty()) return send_error(*ex, 400, err);
+  if (name.empty()) return send_error(*ex, 400, "model is required");
+  if (auto st = app.catalog->validate_name(name); !st.ok())
+    return send_error(*ex, 400, "invalid model name: " + st.error().message());
+  if (body.contains("path") && !body["path"].is_null())
+    return send_error(*ex, 400, "'path' is not supported: upload files with /api/blobs and name them in 'files'");
+  bool streaming = stream.value_or(true);
+  // Creating copies and hashes files: a worker thread, never the I/O thread.
+  std::thread([&app, ex, body, streaming] {
+    bool started = false;
+    auto progress = [&](const json& status) {
+      if (!streaming) return;
+      if (!started) {
+        ex->start_stream(200, "application/x-ndjson");
+        started = true;
+      }
+      ex->write(status.dump() + "\n");
+    };
+    auto st = app.catalog->create(body, progress);
+    if (!st.ok()) {
+      if (started) {
+        ex->write(json{{"error", st.error().message()}}.dump() + "\n");
+        ex->finish();
+      } else {
+        send_error(*ex, st.error());
+      }
+      return;
+    }
+    if (streaming) {
+      progress(json{{"status", "success"}});
+      ex->finish();
+    } else {
+      send_json(*ex, 200, json{{"status", "success"}});
+    }
+  }).detach();
+}
+
+void handle_blob(App& app, HttpRequest& req, const ExPtr& ex, const std::string& digest) {
+  if (req.method == "HEAD") {
+    auto r = app.catalog->has_blob(digest);
+    if (!r.ok()) return send_error(*ex, 400, r.error().message());
+    return ex->respond(*r ? 200 : 404, "", "");
+  }
+  auto r = app.catalog->has_blob(digest);  // validates the digest before touching the body
+  if (!r.ok()) return send_error(*ex, 400, r.error().message());
+  auto body = std::make_shared<std::string>(std::move(req.body));
+  std::thread([&app, ex, digest, body] {
+    auto st = app.catalog->write_blob(digest, *body);
+    if (!st.ok()) return send_error(*ex, st.error().code() == ErrorCode::kIo ? 500 : 400, st.error().message());
+    ex->respond(201, "", "");
+  }).detach();
+}
+
+}  // namespace
+
+bool route_ollama(App& app, HttpRequest& req, const std::shared_ptr<Exchange>& ex) {
+  const std::string& p = req.path;
+  const std::string& m = req.method;
+  auto only = [&](std::initializer_list<const char*> methods) {
+    for (auto* x : methods)
+      if (m == x) return true;
+    send_error(*ex, 405, "method not allowed");
+    return false;
+  };
+  if (p == "/api/version") {
+    if (only({"GET", "HEAD"})) send_json(*ex, 200, json{{"version", PADDOCK_VERSION}});
+  } else if (p == "/api/generate") {
+    if (only({"POST"})) handle_generate(app, req, ex, false);
+  } else if (p == "/api/chat") {
+    if (only({"POST"})) handle_generate(app, req, ex, true);
+  } else if (p == "/api/embed") {
+    if (only({"POST"})) handle_embed(app, req, ex, false);
+  } else if (p == "/api/embeddings") {
+    if (only({"POST"})) handle_embed(app, req, ex, true);
+  } else if (p == "/api/tags") {
+    if (only({"GET", "HEAD"})) handle_tags(app, ex);
+  } else if (p == "/api/show") {
+    if (only({"POST"})) handle_show(app, req, ex);
+  } else if (p == "/api/ps") {
+    if (only({"GET"})) handle_ps(app, ex);
+  } else if (p == "/api/copy") {
+    if (only({"POST"})) handle_copy(app, req, ex);
+  } else if (p == "/api/delete") {
+    if (only({"DELETE"})) handle_delete(app, req, ex);
+  } else if (p == "/api/create") {
+    if (only({"POST"})) handle_create(app, req, ex);
+  } else if (p == "/api/pull" || p == "/api/push") {
+    if (only({"POST"}))
+      send_error(*ex, 501,
+                 fmt::format("{} from a registry is not supported by this server yet; add models with `paddock create` "
+                             "(a Modelfile with FROM <file.gguf>) or POST /api/blobs + /api/create",
+                             p == "/api/pull" ? "pulling" : "pushing"));
+  } else if (p.rfind("/api/blobs/", 0) == 0) {
+    if (only({"HEAD", "POST"})) handle_blob(app, req, ex, p.substr(11));
+  } else if (p == "/api/debug/runners" && app.cfg.debug_endpoints) {
+    if (only({"GET"})) handle_debug_runners(app, ex);
+  } else if (p == "/api/status") {
+    if (only({"GET"})) send_json(*ex, 200, json{{"cloud", {{"disabled", true}, {"source", "none"}}}});
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace paddock::server

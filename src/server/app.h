@@ -1,0 +1,53 @@
+// app: what every route handler shares — configuration, the catalog, the model manager — plus
+// the response helpers and the generation job that connects a request to a runner slot.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "server/api_common.h"
+#include "server/catalog.h"
+#include "server/http.h"
+#include "server/manager.h"
+#include "server/server.h"
+
+namespace paddock::server {
+
+struct App {
+  ServerConfig cfg;
+  std::unique_ptr<Catalog> catalog;
+  std::unique_ptr<Manager> mgr;
+  std::atomic<uint64_t> request_counter{0};
+};
+
+void send_json(Exchange& ex, int status, const json& body, Headers extra = {});
+// Ollama-shaped error {"error": msg}; 503s carry Retry-After.
+void send_error(Exchange& ex, int status, const std::string& msg);
+void send_error(Exchange& ex, const Error& e);
+// OpenAI-shaped error {"error":{"message","type","param","code"}}.
+void send_openai_error(Exchange& ex, int status, const std::string& msg, const std::string& param = "");
+void send_openai_error(Exchange& ex, const Error& e);
+
+// One generation or embedding on a runner. The job acquires a slot (loading the model if
+// needed), sends `runner_req`, and feeds runner events to `on_event` (on the runner's reader
+// thread, in order, ending with a "done" or "error" event). Failures before the request reaches
+// a runner (queue full, load error, client gone) go to `on_fail`. Client disconnects cancel.
+struct Job {
+  Resolved model;
+  std::optional<int64_t> keep_alive_ns;
+  json runner_req;
+  std::function<void(const json& event, int64_t load_ns)> on_event;
+  std::function<void(const Error& e)> on_fail;
+};
+void run_job(App& app, const std::shared_ptr<Exchange>& ex, Job job);
+
+// Resolves a model name for a request: 400 for an invalid name, 404 (Ollama's text) if absent.
+Result<Resolved> resolve_model(App& app, const std::string& name);
+
+// Route tables; each returns false if the path is not theirs.
+bool route_ollama(App& app, HttpRequest& req, const std::shared_ptr<Exchange>& ex);
+bool route_openai(App& app, HttpRequest& req, const std::shared_ptr<Exchange>& ex);
+
+}  // namespace paddock::server

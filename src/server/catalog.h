@@ -1,0 +1,54 @@
+// catalog: the server's view of the model store (names, manifests, blobs) — the store module
+// behind a small interface, so the API layer and the manager need nothing else from it.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "server/manager.h"
+#include "util/status.h"
+
+namespace paddock::server {
+
+struct CatalogEntry {
+  std::string name;  // display form ("llama3.2:latest")
+  uint64_t size = 0;
+  std::string digest;  // hex sha256 of the manifest
+  int64_t modified_unix_ns = 0;
+  nlohmann::json details = nlohmann::json::object();
+};
+
+struct Resolved {
+  ModelRef ref;
+  std::string template_text;  // Ollama TEMPLATE layer ("" = use the GGUF chat template)
+  std::string system;
+  nlohmann::json params = nlohmann::json::object();   // default options from the params layer
+  nlohmann::json messages = nlohmann::json::array();  // MESSAGE history
+  std::vector<std::string> capabilities;
+  int64_t modified_unix_ns = 0;
+};
+
+class Catalog {
+ public:
+  virtual ~Catalog() = default;
+  // Checks a name against the grammar without touching the filesystem (kInvalidArgument).
+  virtual Status validate_name(const std::string& name) const = 0;
+  virtual Result<std::vector<CatalogEntry>> list() const = 0;
+  // kNotFound when absent. num_ctx/num_parallel feed the memory estimate.
+  virtual Result<Resolved> resolve(const std::string& name, int num_ctx, int num_parallel) const = 0;
+  virtual Result<nlohmann::json> show(const std::string& name, bool verbose) const = 0;
+  virtual Status copy(const std::string& src, const std::string& dst) = 0;
+  virtual Status remove(const std::string& name) = 0;
+  virtual Result<bool> has_blob(const std::string& digest) const = 0;
+  virtual Status write_blob(const std::string& digest, const std::string& body) = 0;
+  // POST /api/create: `req` is the request body; status lines go to `progress`.
+  virtual Status create(const nlohmann::json& req, const std::function<void(const nlohmann::json&)>& progress) = 0;
+};
+
+// The store-backed catalog; kUnsupported if this build has no store module.
+Result<std::unique_ptr<Catalog>> open_catalog(const std::string& root);
+
+}  // namespace paddock::server

@@ -1,0 +1,205 @@
+// catalog_store: the Catalog over the store module — names and manifests in Ollama's layout,
+// /api/create requests turned into Modelfile commands (blob digests and model names only: the
+// server never opens a path a client names).
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstring>
+#include <mutex>
+
+#include "server/api_common.h"
+#include "server/catalog.h"
+#include "store/store.h"
+
+namespace paddock::server {
+namespace {
+
+int64_t to_unix_ns(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+std::string param_text(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  return v.dump();
+}
+
+class StoreCatalog : public Catalog {
+ public:
+  explicit StoreCatalog(store::Store s) : store_(std::move(s)) {}
+
+  Status validate_name(const std::string& name) const override {
+    auto n = store::Name::parse(name);
+    if (!n.ok()) return n.error();
+    return Status::Ok();
+  }
+
+  Result<std::vector<CatalogEntry>> list() const override {
+    ASSIGN_OR_RETURN(auto entries, store_.list());
+    std::vector<CatalogEntry> out;
+    for (auto& e : entries) {
+      CatalogEntry c;
+      c.name = e.display_name;
+      c.size = e.size;
+      c.digest = e.digest;
+      c.modified_unix_ns = to_unix_ns(e.modified_at);
+      c.details = e.details.to_json();
+      out.push_back(std::move(c));
+    }
+    return out;
+  }
+
+  Result<Resolved> resolve(const std::string& name, int num_ctx, int num_parallel) const override {
+    ASSIGN_OR_RETURN(auto show, store_.show(name));
+    if (show.model_path.empty())
+      return make_error(ErrorCode::kInvalidArgument, "model \"{}\" has no GGUF weights layer", name);
+    Resolved r;
+    r.ref.name = show.entry.display_name;
+    r.ref.model_path = show.model_path;
+    r.ref.digest = show.entry.digest;
+    r.ref.size = show.entry.size;
+    r.ref.details = show.entry.details.to_json();
+    struct stat st {};
+    uint64_t weights = ::stat(show.model_path.c_str(), &st) == 0 ? uint64_t(st.st_size) : show.entry.size;
+    r.ref.mem_estimate = estimate_memory(weights, show.model_info, num_ctx, num_parallel);
+    bool completion = false, embedding = false;
+    for (auto& c : show.capabilities) {
+      if (c == "completion") completion = true;
+      if (c == "embedding") embedding = true;
+    }
+    r.ref.embedding = embedding && !completion;
+    r.template_text = show.template_text;
+    r.system = show.system;
+    r.params = show.params.is_object() ? show.params : json::object();
+    r.messages = show.messages.is_array() ? show.messages : json::array();
+    r.capabilities = show.capabilities;
+    r.modified_unix_ns = to_unix_ns(show.entry.modified_at);
+    return r;
+  }
+
+  Result<json> show(const std::string& name, bool verbose) const override {
+    store::ShowOptions o;
+    o.verbose = verbose;
+    ASSIGN_OR_RETURN(auto s, store_.show(name, o));
+    json j = s.to_json();
+    if (j.contains("modified_at_ns")) {
+      j["modified_at"] = rfc3339_ns(j["modified_at_ns"].get<int64_t>());
+      j.erase("modified_at_ns");
+    }
+    return j;
+  }
+
+  Status copy(const std::string& src, const std::string& dst) override {
+    std::lock_guard lk(write_mu_);
+    return store_.copy(src, dst);
+  }
+  Status remove(const std::string& name) override {
+    std::lock_guard lk(write_mu_);
+    return store_.remove(name);
+  }
+  Result<bool> has_blob(const std::string& digest) const override { return store_.has_blob(digest); }
+
+  Status write_blob(const std::string& digest, const std::string& body) override {
+    size_t off = 0;
+    return store_.write_blob(digest, [&](char* buf, size_t n) -> int64_t {
+      size_t k = std::min(n, body.size() - off);
+      std::memcpy(buf, body.data() + off, k);
+      off += k;
+      return int64_t(k);
+    });
+  }
+
+  Status create(const json& req, const std::function<void(const json&)>& progress) override {
+    std::string name;
+    for (const char* k : {"model", "name"})
+      if (req.contains(k) && req[k].is_string() && !req[k].get_ref<const std::string&>().empty()) {
+        name = req[k].get<std::string>();
+        break;
+      }
+    if (name.empty()) return make_error(ErrorCode::kInvalidArgument, "model is required");
+    if (req.contains("quantize") && !req["quantize"].is_null())
+      return make_error(ErrorCode::kUnsupported, "quantize is not supported by the server yet; use `paddock quantize`");
+    store::Modelfile mf;
+    int line = 0;
+    auto add = [&](std::string cmd, std::string key, std::string value) {
+      mf.commands.push_back(store::ModelfileCommand{std::move(cmd), std::move(key), std::move(value), ++line});
+    };
+    auto str = [&](const char* k) -> Result<std::optional<std::string>> { return opt_string(req, k); };
+    ASSIGN_OR_RETURN(auto from, str("from"));
+    std::string from_value;
+    if (auto f = req.find("files"); f != req.end() && !f->is_null()) {
+      if (!f->is_object()) return make_error(ErrorCode::kInvalidArgument, "invalid value for 'files': expected object");
+      for (auto& [fname, digest] : f->items()) {
+        if (!digest.is_string()) return make_error(ErrorCode::kInvalidArgument, "invalid digest for file '{}'", fname);
+        if (fname.size() < 5 || fname.substr(fname.size() - 5) != ".gguf")
+          return make_error(ErrorCode::kUnsupported, "only GGUF files are supported ('{}')", fname);
+        if (!from_value.empty()) return make_error(ErrorCode::kInvalidArgument, "more than one GGUF file in 'files'");
+        from_value = digest.get<std::string>();
+      }
+    }
+    if (from_value.empty() && from) from_value = *from;
+    if (from_value.empty()) return make_error(ErrorCode::kInvalidArgument, "neither 'from' nor 'files' was specified");
+    add("from", "", from_value);
+    if (auto a = req.find("adapters"); a != req.end() && !a->is_null()) {
+      if (!a->is_object()) return make_error(ErrorCode::kInvalidArgument, "invalid value for 'adapters'");
+      for (auto& [fname, digest] : a->items()) {
+        if (!digest.is_string()) return make_error(ErrorCode::kInvalidArgument, "invalid digest for adapter '{}'", fname);
+        add("adapter", "", digest.get<std::string>());
+      }
+    }
+    ASSIGN_OR_RETURN(auto tmpl, str("template"));
+    if (tmpl) add("template", "", *tmpl);
+    ASSIGN_OR_RETURN(auto system, str("system"));
+    if (system) add("system", "", *system);
+    if (auto l = req.find("license"); l != req.end() && !l->is_null()) {
+      if (l->is_string()) add("license", "", l->get<std::string>());
+      else if (l->is_array()) {
+        for (auto& x : *l) {
+          if (!x.is_string()) return make_error(ErrorCode::kInvalidArgument, "invalid value for 'license'");
+          add("license", "", x.get<std::string>());
+        }
+      } else {
+        return make_error(ErrorCode::kInvalidArgument, "invalid value for 'license'");
+      }
+    }
+    if (auto p = req.find("parameters"); p != req.end() && !p->is_null()) {
+      if (!p->is_object()) return make_error(ErrorCode::kInvalidArgument, "invalid value for 'parameters': expected object");
+      ASSIGN_OR_RETURN(auto checked, parse_options(*p));  // same types and ranges as request options
+      (void)checked;
+      for (auto& [k, v] : p->items()) {
+        if (v.is_array())
+          for (auto& x : v) add("parameter", k, param_text(x));
+        else
+          add("parameter", k, param_text(v));
+      }
+    }
+    if (auto m = req.find("messages"); m != req.end() && !m->is_null()) {
+      if (!m->is_array()) return make_error(ErrorCode::kInvalidArgument, "invalid value for 'messages'");
+      for (auto& x : *m) {
+        if (!x.is_object()) return make_error(ErrorCode::kInvalidArgument, "invalid message");
+        ASSIGN_OR_RETURN(auto role, opt_string(x, "role"));
+        ASSIGN_OR_RETURN(auto content, opt_string(x, "content"));
+        if (!role) return make_error(ErrorCode::kInvalidArgument, "message is missing 'role'");
+        add("message", *role, content.value_or(""));
+      }
+    }
+    store::CreateOptions co;
+    co.allow_paths = false;
+    co.status = [&](const std::string& s) { progress(json{{"status", s}}); };
+    std::lock_guard lk(write_mu_);
+    return store_.create(name, mf, co);
+  }
+
+ private:
+  store::Store store_;
+  std::mutex write_mu_;  // manifest writes in this process one at a time (the store is safe across nodes)
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Catalog>> open_catalog(const std::string& root) {
+  ASSIGN_OR_RETURN(auto s, store::Store::open(root, true));
+  return std::unique_ptr<Catalog>(new StoreCatalog(std::move(s)));
+}
+
+}  // namespace paddock::server

@@ -1,0 +1,156 @@
+// config: Ollama-compatible environment parsing (OLLAMA_HOST, durations, origins) with PADDOCK_*
+// names taking precedence.
+#include <cmath>
+#include <cstdlib>
+#include <string_view>
+
+#include <boost/asio/ip/address.hpp>
+
+#include "server/server.h"
+
+namespace paddock::server {
+
+namespace {
+const char* env2(const char* a, const char* b) {
+  if (const char* v = std::getenv(a); v && *v) return v;
+  if (const char* v = std::getenv(b); v && *v) return v;
+  return nullptr;
+}
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '"' || s.back() == '\''))
+    s.pop_back();
+  size_t i = 0;
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '"' || s[i] == '\'')) ++i;
+  return s.substr(i);
+}
+Result<int> env_int(const char* a, const char* b, int def, int lo, int hi) {
+  const char* v = env2(a, b);
+  if (!v) return def;
+  char* end = nullptr;
+  long x = std::strtol(v, &end, 10);
+  if (!end || *end || x < lo || x > hi)
+    return make_error(ErrorCode::kInvalidArgument, "invalid {} '{}': expected an integer in [{}, {}]", std::getenv(a) ? a : b, v, lo, hi);
+  return int(x);
+}
+}  // namespace
+
+Result<std::pair<std::string, uint16_t>> parse_host(const std::string& raw) {
+  std::string s = trim(raw);
+  std::string default_port = "11434";
+  std::string hostport = s;
+  if (auto p = s.find("://"); p != std::string::npos) {
+    std::string scheme = s.substr(0, p);
+    hostport = s.substr(p + 3);
+    if (scheme == "http") default_port = "80";
+    else if (scheme == "https") default_port = "443";
+  }
+  hostport = hostport.substr(0, hostport.find('/'));
+  std::string host, port;
+  if (!hostport.empty() && hostport[0] == '[') {  // [v6]:port
+    auto close = hostport.find(']');
+    if (close == std::string::npos) return make_error(ErrorCode::kInvalidArgument, "invalid host '{}'", raw);
+    host = hostport.substr(1, close - 1);
+    if (close + 1 < hostport.size() && hostport[close + 1] == ':') port = hostport.substr(close + 2);
+  } else if (auto c = hostport.rfind(':'); c != std::string::npos && hostport.find(':') == c) {
+    host = hostport.substr(0, c);
+    port = hostport.substr(c + 1);
+    if (host.empty()) host = "0.0.0.0";  // ":11434" = every interface, as in Go
+  } else {
+    host = hostport.empty() ? "127.0.0.1" : hostport;  // a bare IPv6 address lands here too
+  }
+  if (port.empty()) port = default_port;
+  char* end = nullptr;
+  long n = std::strtol(port.c_str(), &end, 10);
+  if (!end || *end || n < 0 || n > 65535) return make_error(ErrorCode::kInvalidArgument, "invalid port in host '{}'", raw);
+  return std::make_pair(host, uint16_t(n));
+}
+
+bool is_loopback_host(const std::string& host) {
+  if (host == "localhost") return true;
+  boost::system::error_code ec;
+  auto a = boost::asio::ip::make_address(host, ec);
+  return !ec && a.is_loopback();
+}
+
+Result<int64_t> parse_duration_ns(const std::string& raw) {
+  std::string s = trim(raw);
+  if (s.empty()) return make_error(ErrorCode::kInvalidArgument, "empty duration");
+  // A bare integer is seconds (Ollama).
+  {
+    char* end = nullptr;
+    long long v = std::strtoll(s.c_str(), &end, 10);
+    if (end && *end == '\0') {
+      if (v < 0) return int64_t(-1);
+      if (v > 9'000'000'000LL) v = 9'000'000'000LL;
+      return int64_t(v) * 1000000000LL;
+    }
+  }
+  size_t i = 0;
+  bool neg = false;
+  if (s[i] == '-' || s[i] == '+') neg = s[i++] == '-';
+  if (s.substr(i) == "0") return int64_t(0);
+  double total = 0;
+  bool any = false;
+  while (i < s.size()) {
+    size_t start = i;
+    while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) ++i;
+    if (i == start) return make_error(ErrorCode::kInvalidArgument, "invalid duration '{}'", raw);
+    double num = std::strtod(s.substr(start, i - start).c_str(), nullptr);
+    size_t u0 = i;
+    while (i < s.size() && !((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) ++i;
+    std::string unit = s.substr(u0, i - u0);
+    double mul;
+    if (unit == "ns") mul = 1;
+    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") mul = 1e3;
+    else if (unit == "ms") mul = 1e6;
+    else if (unit == "s") mul = 1e9;
+    else if (unit == "m") mul = 60e9;
+    else if (unit == "h") mul = 3600e9;
+    else return make_error(ErrorCode::kInvalidArgument, "invalid duration '{}': unknown unit '{}'", raw, unit);
+    total += num * mul;
+    any = true;
+  }
+  if (!any) return make_error(ErrorCode::kInvalidArgument, "invalid duration '{}'", raw);
+  if (neg) return int64_t(-1);
+  if (total > 9.2e18) total = 9.2e18;
+  return int64_t(total);
+}
+
+Result<ServerConfig> config_from_env() {
+  ServerConfig c;
+  if (const char* h = env2("PADDOCK_HOST", "OLLAMA_HOST")) {
+    ASSIGN_OR_RETURN(auto hp, parse_host(h));
+    c.host = hp.first;
+    c.port = hp.second;
+  }
+  if (const char* o = env2("PADDOCK_ORIGINS", "OLLAMA_ORIGINS")) {
+    std::string s = o;
+    size_t p = 0;
+    while (p <= s.size()) {
+      size_t q = s.find(',', p);
+      if (q == std::string::npos) q = s.size();
+      std::string part = trim(s.substr(p, q - p));
+      if (!part.empty()) c.origins.push_back(part);
+      p = q + 1;
+    }
+  }
+  if (const char* k = env2("PADDOCK_KEEP_ALIVE", "OLLAMA_KEEP_ALIVE")) {
+    auto d = parse_duration_ns(k);
+    if (!d.ok()) return d.error().wrap("keep-alive");
+    c.keep_alive_ns = *d;
+  }
+  ASSIGN_OR_RETURN(c.max_queue, env_int("PADDOCK_MAX_QUEUE", "OLLAMA_MAX_QUEUE", c.max_queue, 0, 1 << 20));
+  ASSIGN_OR_RETURN(c.num_parallel, env_int("PADDOCK_NUM_PARALLEL", "OLLAMA_NUM_PARALLEL", c.num_parallel, 1, 1024));
+  ASSIGN_OR_RETURN(c.max_loaded, env_int("PADDOCK_MAX_LOADED_MODELS", "OLLAMA_MAX_LOADED_MODELS", c.max_loaded, 0, 1024));
+  if (c.max_loaded == 0) c.max_loaded = 3;
+  ASSIGN_OR_RETURN(c.num_ctx, env_int("PADDOCK_CONTEXT_LENGTH", "OLLAMA_CONTEXT_LENGTH", c.num_ctx, 0, 1 << 20));
+  if (c.num_ctx == 0) c.num_ctx = 4096;
+  if (const char* t = env2("PADDOCK_LOAD_TIMEOUT", "OLLAMA_LOAD_TIMEOUT")) {
+    auto d = parse_duration_ns(t);
+    if (!d.ok()) return d.error().wrap("load timeout");
+    c.load_timeout_ms = *d <= 0 ? (1 << 30) : int(std::min<int64_t>(*d / 1000000, 1 << 30));
+  }
+  return c;
+}
+
+}  // namespace paddock::server

@@ -1,0 +1,610 @@
+// http: the connection state machine behind HttpServer. Beast parses requests (with our own
+// callbacks so the header count, body size and framing conflicts are checked as bytes arrive);
+// responses are written by hand (status line, headers, optional chunked framing).
+#include "server/http.h"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <cerrno>
+#include <array>
+#include <deque>
+#include <limits>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "util/log.h"
+
+namespace paddock::server {
+namespace {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+std::string to_lower(std::string_view s) {
+  std::string r(s);
+  for (char& c : r) c = (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
+  return r;
+}
+
+std::string json_error(std::string_view msg) {
+  std::string r = "{\"error\":\"";
+  for (char c : msg) {
+    if (c == '"' || c == '\\') r += '\\';
+    r += c;
+  }
+  return r + "\"}";
+}
+
+// Fills an HttpRequest while Beast parses; enforces the count and size caps.
+class RequestParser : public bhttp::basic_parser<true> {
+ public:
+  explicit RequestParser(const HttpLimits& lim) : lim_(lim) {
+    header_limit(static_cast<std::uint32_t>(lim.max_header_bytes));
+    body_limit(std::numeric_limits<std::uint64_t>::max());  // enforced below, per route (none misbehaves in 1.74)
+  }
+  HttpRequest req;
+  bool too_many_fields = false;
+  bool body_too_large = false;
+  bool expect_continue = false;
+  size_t body_cap() const {
+    return req.path.rfind(lim_.upload_prefix, 0) == 0 ? lim_.max_upload : lim_.max_body;
+  }
+
+ private:
+  void on_request_impl(bhttp::verb, boost::beast::string_view method, boost::beast::string_view target,
+                       int, error_code&) override {
+    req.method.assign(method.data(), method.size());
+    req.target.assign(target.data(), target.size());
+    auto q = req.target.find('?');
+    req.path = req.target.substr(0, q);
+    if (q != std::string::npos) req.query = req.target.substr(q + 1);
+  }
+  void on_response_impl(int, boost::beast::string_view, int, error_code&) override {}
+  void on_field_impl(bhttp::field f, boost::beast::string_view name, boost::beast::string_view value,
+                     error_code& ec) override {
+    if (++fields_ > lim_.max_header_count) {
+      too_many_fields = true;
+      ec = bhttp::error::header_limit;
+      return;
+    }
+    if (f == bhttp::field::content_length) has_cl_ = true;
+    if (f == bhttp::field::transfer_encoding) has_te_ = true;
+    if (has_cl_ && has_te_) {  // request smuggling: never guess which one frames the body
+      ec = bhttp::error::bad_transfer_encoding;
+      return;
+    }
+    if (f == bhttp::field::expect && to_lower(std::string_view(value.data(), value.size())) == "100-continue")
+      expect_continue = true;
+    req.headers.emplace_back(to_lower(std::string_view(name.data(), name.size())),
+                             std::string(value.data(), value.size()));
+  }
+  void on_header_impl(error_code&) override {}
+  void on_body_init_impl(boost::optional<std::uint64_t> const& len, error_code& ec) override {
+    if (len && *len > body_cap()) {
+      body_too_large = true;
+      ec = bhttp::error::body_limit;
+    } else if (len && *len <= lim_.max_body) {
+      req.body.reserve(*len);
+    }
+  }
+  size_t append(boost::beast::string_view b, error_code& ec) {
+    if (req.body.size() + b.size() > body_cap()) {
+      body_too_large = true;
+      ec = bhttp::error::body_limit;
+      return 0;
+    }
+    req.body.append(b.data(), b.size());
+    return b.size();
+  }
+  size_t on_body_impl(boost::beast::string_view b, error_code& ec) override { return append(b, ec); }
+  void on_chunk_header_impl(std::uint64_t, boost::beast::string_view, error_code&) override {}
+  size_t on_chunk_body_impl(std::uint64_t, boost::beast::string_view b, error_code& ec) override {
+    return append(b, ec);
+  }
+  void on_finish_impl(error_code&) override {}
+
+  const HttpLimits& lim_;
+  size_t fields_ = 0;
+  bool has_cl_ = false, has_te_ = false;
+};
+
+class ServerImpl;
+class ExchangeImpl;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket sock, ServerImpl* srv);
+  void start() { read_header(); }
+  void close();
+  // Called by ExchangeImpl (any thread): queue bytes; `last` ends the response.
+  void enqueue(std::string bytes, bool last, ExchangeImpl* ex);
+  asio::strand<asio::io_context::executor_type>& strand() { return strand_; }
+  bool keep_alive() const { return keep_alive_; }
+
+ private:
+  enum class State { kReading, kHandling, kClosed };
+  void read_header();
+  void on_header(error_code ec);
+  void read_body();
+  void on_body(error_code ec);
+  void fail_read(error_code ec);
+  void send_error_and_close(int status, std::string_view msg);
+  void dispatch_request();
+  void watch_disconnect();
+  void client_gone();
+  void do_write();
+  void linger_close();
+  void linger_close_continue() {
+    if (state_ == State::kClosed) return;
+    sock_.async_read_some(boost::asio::buffer(discard_),
+                          boost::asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code e, size_t n) {
+                            self->discarded_ += n;
+                            if (e || self->discarded_ > (64u << 20)) return self->close();
+                            self->linger_close_continue();
+                          }));
+  }
+  void arm_timer(int ms);
+
+  tcp::socket sock_;
+  ServerImpl* srv_;
+  asio::strand<asio::io_context::executor_type> strand_;
+  asio::steady_timer timer_;
+  boost::beast::flat_buffer buf_;
+  std::optional<RequestParser> parser_;
+  State state_ = State::kReading;
+  bool timed_out_ = false;
+  bool keep_alive_ = true;
+  bool writing_ = false;
+  bool close_after_write_ = false;
+  bool response_done_ = false;
+  std::deque<std::string> out_;
+  std::string inflight_;
+  std::array<char, 16384> discard_{};
+  size_t discarded_ = 0;
+  std::shared_ptr<ExchangeImpl> cur_;
+};
+
+class ExchangeImpl : public Exchange, public std::enable_shared_from_this<ExchangeImpl> {
+ public:
+  ExchangeImpl(std::shared_ptr<Connection> c, bool head, size_t cap)
+      : conn_(std::move(c)), head_(head), cap_(cap) {}
+
+  void respond(int status, std::string ctype, std::string body, Headers extra) override {
+    if (started_.exchange(true)) return;
+    std::string h = head_line(status, ctype, extra);
+    h += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+    if (!head_) h += body;
+    conn_->enqueue(std::move(h), true, this);
+  }
+  void start_stream(int status, std::string ctype, Headers extra) override {
+    if (started_.exchange(true)) return;
+    streaming_ = true;
+    std::string h = head_line(status, ctype, extra);
+    h += "Transfer-Encoding: chunked\r\n\r\n";
+    conn_->enqueue(std::move(h), false, this);
+  }
+  bool write(std::string chunk) override {
+    if (gone_.load() || finished_.load() || !streaming_) return false;
+    if (chunk.empty()) return true;
+    if (pending_.load() > cap_) {  // slow reader: cut it off rather than buffer without bound
+      log::warn("http: client too far behind ({} bytes pending), closing", pending_.load());
+      auto c = conn_;
+      asio::post(c->strand(), [c] { c->close(); });
+      return false;
+    }
+    char hex[24];
+    int n = std::snprintf(hex, sizeof hex, "%zx\r\n", chunk.size());
+    std::string framed(hex, size_t(n));
+    framed += chunk;
+    framed += "\r\n";
+    conn_->enqueue(std::move(framed), false, this);
+    return true;
+  }
+  void finish() override {
+    if (!streaming_ || finished_.exchange(true)) return;
+    conn_->enqueue("0\r\n\r\n", true, this);
+  }
+  void on_disconnect(std::function<void()> fn) override {
+    bool call_now = false;
+    {
+      std::lock_guard lk(mu_);
+      if (gone_.load()) call_now = true;
+      else on_gone_ = std::move(fn);
+    }
+    if (call_now && fn) fn();
+  }
+  bool disconnected() const override { return gone_.load(); }
+  void add_default_headers(Headers h) override {
+    std::lock_guard lk(mu_);
+    for (auto& kv : h) defaults_.push_back(std::move(kv));
+  }
+
+  // Connection side (on its strand).
+  void mark_gone() {
+    std::function<void()> fn;
+    {
+      std::lock_guard lk(mu_);
+      if (gone_.exchange(true)) return;
+      fn = std::move(on_gone_);
+      on_gone_ = nullptr;
+    }
+    if (fn) fn();
+  }
+  void clear_callbacks() {
+    std::lock_guard lk(mu_);
+    on_gone_ = nullptr;
+  }
+  std::atomic<size_t> pending_{0};
+
+ private:
+  std::string head_line(int status, const std::string& ctype, const Headers& extra) {
+    std::string h = "HTTP/1.1 " + std::to_string(status) + " " + status_reason(status) + "\r\n";
+    if (!ctype.empty()) h += "Content-Type: " + ctype + "\r\n";
+    std::lock_guard lk(mu_);
+    for (auto& [k, v] : defaults_) h += k + ": " + v + "\r\n";
+    for (auto& [k, v] : extra) h += k + ": " + v + "\r\n";
+    if (!conn_->keep_alive()) h += "Connection: close\r\n";
+    return h;
+  }
+
+  std::shared_ptr<Connection> conn_;
+  bool head_;
+  size_t cap_;
+  std::atomic<bool> started_{false}, finished_{false}, gone_{false};
+  bool streaming_ = false;
+  std::mutex mu_;
+  std::function<void()> on_gone_;
+  Headers defaults_;
+};
+
+class ServerImpl : public HttpServer {
+ public:
+  ServerImpl(int threads, HttpLimits lim, Handler h)
+      : limits(std::move(lim)), handler(std::move(h)), threads_(threads < 1 ? 1 : threads), acceptor_(io) {}
+  ~ServerImpl() override { stop(); }
+
+  Status listen(const std::string& host, uint16_t port) override {
+    error_code ec;
+    auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+    if (ec) return make_error(ErrorCode::kInvalidArgument, "invalid listen address '{}'", host);
+    tcp::endpoint ep(addr, port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return make_error(ErrorCode::kIo, "cannot listen on {}:{}: {}", host, port, ec.message());
+    port_ = acceptor_.local_endpoint().port();
+    return Status::Ok();
+  }
+  uint16_t port() const override { return port_; }
+  void start() override {
+    do_accept();
+    for (int i = 0; i < threads_; ++i) pool_.emplace_back([this] { io.run(); });
+  }
+  void stop() override {
+    if (stopped_.exchange(true)) return;
+    asio::post(io, [this] {
+      error_code ec;
+      acceptor_.close(ec);
+      std::vector<std::shared_ptr<Connection>> live;
+      {
+        std::lock_guard lk(mu_);
+        for (auto& w : conns_)
+          if (auto c = w.lock()) live.push_back(c);
+      }
+      for (auto& c : live) asio::post(c->strand(), [c] { c->close(); });
+    });
+    // Give connections a moment to close, then stop the loop.
+    for (int i = 0; i < 50 && connections() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    io.stop();
+    for (auto& t : pool_)
+      if (t.joinable()) t.join();
+    pool_.clear();
+  }
+  size_t connections() const override { return n_conns_.load(); }
+
+  void forget(Connection* c) {
+    std::lock_guard lk(mu_);
+    for (auto it = conns_.begin(); it != conns_.end(); ++it) {
+      auto p = it->lock();
+      if (!p || p.get() == c) {
+        conns_.erase(it);
+        break;
+      }
+    }
+  }
+
+  asio::io_context io;
+  HttpLimits limits;
+  Handler handler;
+  std::atomic<size_t> n_conns_{0};
+
+ private:
+  void do_accept() {
+    acceptor_.async_accept(asio::make_strand(io), [this](error_code ec, tcp::socket s) {
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+        log::warn("http: accept failed: {}", ec.message());
+        // Out of descriptors and the like: back off briefly instead of spinning.
+        auto t = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(50));
+        t->async_wait([this, t](error_code) { do_accept(); });
+        return;
+      }
+      error_code ignore;
+      s.set_option(tcp::no_delay(true), ignore);
+      auto c = std::make_shared<Connection>(std::move(s), this);
+      {
+        std::lock_guard lk(mu_);
+        // Drop expired entries now and then so the list stays the size of the live set.
+        if (conns_.size() > 64 && conns_.size() > 2 * n_conns_.load())
+          conns_.remove_if([](auto& w) { return w.expired(); });
+        conns_.push_back(c);
+      }
+      c->start();
+      do_accept();
+    });
+  }
+
+  int threads_;
+  tcp::acceptor acceptor_;
+  uint16_t port_ = 0;
+  std::vector<std::thread> pool_;
+  std::atomic<bool> stopped_{false};
+  std::mutex mu_;
+  std::list<std::weak_ptr<Connection>> conns_;
+};
+
+Connection::Connection(tcp::socket sock, ServerImpl* srv)
+    : sock_(std::move(sock)),
+      srv_(srv),
+      strand_(asio::make_strand(srv->io)),
+      timer_(srv->io) {
+  srv_->n_conns_++;
+}
+
+void Connection::arm_timer(int ms) {
+  timed_out_ = false;
+  timer_.expires_after(std::chrono::milliseconds(ms));
+  timer_.async_wait(asio::bind_executor(strand_, [self = shared_from_this()](error_code ec) {
+    if (ec) return;  // cancelled or re-armed
+    if (self->state_ != State::kReading) return;
+    self->timed_out_ = true;
+    error_code ignore;
+    self->sock_.cancel(ignore);
+  }));
+}
+
+void Connection::read_header() {
+  state_ = State::kReading;
+  parser_.emplace(srv_->limits);
+  arm_timer(srv_->limits.header_timeout_ms);
+  bhttp::async_read_header(sock_, buf_, *parser_,
+                           asio::bind_executor(strand_, [self = shared_from_this()](error_code ec, size_t) {
+                             self->on_header(ec);
+                           }));
+}
+
+void Connection::on_header(error_code ec) {
+  if (state_ == State::kClosed) return;
+  if (ec) return fail_read(ec);
+  if (parser_->is_done()) return dispatch_request();
+  if (auto len = parser_->content_length(); len && *len > parser_->body_cap())
+    return send_error_and_close(413, "request body too large");  // say so before the client sends it
+  if (parser_->expect_continue) {
+    // The client waits for this before sending the body (curl does for large bodies).
+    auto msg = std::make_shared<std::string>("HTTP/1.1 100 Continue\r\n\r\n");
+    asio::async_write(sock_, asio::buffer(*msg),
+                      asio::bind_executor(strand_, [self = shared_from_this(), msg](error_code wec, size_t) {
+                        if (wec) return self->close();
+                        self->read_body();
+                      }));
+    return;
+  }
+  read_body();
+}
+
+void Connection::read_body() {
+  arm_timer(srv_->limits.body_timeout_ms);
+  bhttp::async_read(sock_, buf_, *parser_,
+                    asio::bind_executor(strand_, [self = shared_from_this()](error_code ec, size_t) {
+                      self->on_body(ec);
+                    }));
+}
+
+void Connection::on_body(error_code ec) {
+  if (state_ == State::kClosed) return;
+  if (ec) return fail_read(ec);
+  dispatch_request();
+}
+
+void Connection::fail_read(error_code ec) {
+  bool got_some = parser_ && parser_->got_some();
+  if (timed_out_) {
+    if (got_some || buf_.size() > 0) return send_error_and_close(408, "request timed out");
+    return close();  // an idle keep-alive connection: just close
+  }
+  if (ec == bhttp::error::header_limit) return send_error_and_close(431, "request header fields too large");
+  if (ec == bhttp::error::body_limit || (parser_ && parser_->body_too_large))
+    return send_error_and_close(413, "request body too large");
+  if (ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+      ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message)
+    return close();
+  send_error_and_close(400, "malformed HTTP request: " + ec.message());
+}
+
+void Connection::send_error_and_close(int status, std::string_view msg) {
+  timer_.cancel();
+  state_ = State::kHandling;
+  keep_alive_ = false;
+  std::string body = json_error(msg);
+  std::string h = "HTTP/1.1 " + std::to_string(status) + " " + status_reason(status) +
+                  "\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: " +
+                  std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  out_.push_back(std::move(h));
+  close_after_write_ = true;
+  do_write();
+}
+
+void Connection::dispatch_request() {
+  timer_.cancel();
+  state_ = State::kHandling;
+  keep_alive_ = parser_->keep_alive();
+  response_done_ = false;
+  HttpRequest req = std::move(parser_->req);
+  parser_.reset();
+  error_code ec;
+  auto ep = sock_.remote_endpoint(ec);
+  if (!ec) req.remote = ep.address().to_string();
+  cur_ = std::make_shared<ExchangeImpl>(shared_from_this(), req.method == "HEAD", srv_->limits.max_pending_write);
+  watch_disconnect();
+  try {
+    srv_->handler(std::move(req), cur_);
+  } catch (const std::exception& e) {
+    log::error("http: handler threw: {}", e.what());
+    cur_->respond(500, "application/json; charset=utf-8", json_error("internal error"), {});
+  }
+}
+
+void Connection::watch_disconnect() {
+  sock_.async_wait(tcp::socket::wait_read, asio::bind_executor(strand_, [self = shared_from_this()](error_code ec) {
+    if (ec || self->state_ != State::kHandling || self->response_done_) return;
+    char c;
+    ssize_t n = ::recv(self->sock_.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return self->client_gone();
+    if (n < 0) return self->watch_disconnect();  // spurious wake-up
+    // Pipelined bytes of the next request: they stay in the kernel buffer until we read them.
+  }));
+}
+
+void Connection::client_gone() {
+  if (auto ex = cur_) ex->mark_gone();
+  close();
+}
+
+void Connection::close() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  if (auto ex = cur_) {
+    ex->mark_gone();
+    ex->clear_callbacks();
+  }
+  cur_.reset();
+  error_code ec;
+  timer_.cancel();
+  sock_.shutdown(tcp::socket::shutdown_both, ec);
+  sock_.close(ec);
+  out_.clear();
+  srv_->n_conns_--;
+  srv_->forget(this);
+}
+
+// After an early error (413 while the client is still sending), closing at once would make the
+// kernel reset the connection and the client might never read our answer. Stop sending, read
+// and drop what still arrives for a short while, then close (nginx's lingering close).
+void Connection::linger_close() {
+  if (state_ == State::kClosed) return;
+  error_code ec;
+  sock_.shutdown(tcp::socket::shutdown_send, ec);
+  state_ = State::kHandling;
+  timer_.expires_after(std::chrono::seconds(2));
+  timer_.async_wait(asio::bind_executor(strand_, [self = shared_from_this()](error_code e) {
+    if (!e) self->close();
+  }));
+  linger_close_continue();
+}
+
+void Connection::enqueue(std::string bytes, bool last, ExchangeImpl* ex) {
+  size_t n = bytes.size();
+  ex->pending_ += n;
+  asio::dispatch(strand_, [self = shared_from_this(), b = std::move(bytes), last, n,
+                           keep = ex->shared_from_this()]() mutable {
+    if (self->state_ == State::kClosed || self->cur_.get() != keep.get()) {
+      keep->pending_ -= n;
+      return;
+    }
+    self->out_.push_back(std::move(b));
+    if (last) self->response_done_ = true;
+    self->do_write();
+  });
+}
+
+void Connection::do_write() {
+  if (writing_ || state_ == State::kClosed) return;
+  if (out_.empty()) {
+    if (close_after_write_) return linger_close();
+    if (response_done_) {
+      if (auto ex = cur_) ex->clear_callbacks();
+      cur_.reset();
+      if (!keep_alive_) return close();
+      error_code ec;
+      sock_.cancel(ec);  // stop the disconnect watch
+      return read_header();
+    }
+    return;
+  }
+  // Coalesce queued pieces into one write.
+  inflight_.clear();
+  while (!out_.empty() && inflight_.size() < (256u << 10)) {
+    inflight_ += out_.front();
+    out_.pop_front();
+  }
+  writing_ = true;
+  asio::async_write(sock_, asio::buffer(inflight_),
+                    asio::bind_executor(strand_, [self = shared_from_this()](error_code ec, size_t n) {
+                      self->writing_ = false;
+                      if (self->cur_) self->cur_->pending_ -= std::min<size_t>(self->cur_->pending_.load(), n);
+                      if (ec) return self->client_gone();
+                      self->do_write();
+                    }));
+}
+
+}  // namespace
+
+std::string HttpRequest::header(std::string_view name) const {
+  for (auto& [k, v] : headers)
+    if (k == name) return v;
+  return "";
+}
+
+const char* status_reason(int s) {
+  switch (s) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 499: return "Client Closed Request";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+  }
+}
+
+std::unique_ptr<HttpServer> HttpServer::create(int io_threads, HttpLimits limits, Handler handler) {
+  return std::make_unique<ServerImpl>(io_threads, std::move(limits), std::move(handler));
+}
+
+}  // namespace paddock::server

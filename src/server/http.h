@@ -1,0 +1,78 @@
+// http: a small HTTP/1.1 server on Boost.Asio with Beast's parser — keep-alive, chunked
+// streaming, caps and timeouts (413/431/408/400), disconnect detection — on a few I/O threads.
+// Handlers run on an I/O thread and must not block: they answer through an Exchange later.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "util/status.h"
+
+namespace paddock::server {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpLimits {
+  size_t max_body = 8u << 20;        // JSON bodies (413 over it)
+  size_t max_upload = 64ull << 30;   // blob uploads (route-selected via upload_prefix)
+  std::string upload_prefix = "/api/blobs/";
+  size_t max_header_bytes = 16u << 10;  // 431
+  size_t max_header_count = 100;        // 431
+  int header_timeout_ms = 30000;        // whole header must arrive within this (408)
+  int body_timeout_ms = 120000;         // whole body (408)
+  size_t max_pending_write = 8u << 20;  // a stream reader this far behind is cut off
+};
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // raw request-target
+  std::string path;    // target without the query
+  std::string query;
+  Headers headers;     // names lower-cased, in arrival order
+  std::string body;
+  std::string remote;  // peer address
+  // First value of a header (name lower-case), or "".
+  std::string header(std::string_view name) const;
+};
+
+// The response side of one request. Thread-safe; every call is posted to the connection.
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+  // A whole response. Content-Length is set; extra headers are added as given.
+  virtual void respond(int status, std::string content_type, std::string body, Headers extra = {}) = 0;
+  // A chunked response: start once, write any number of chunks, then finish.
+  virtual void start_stream(int status, std::string content_type, Headers extra = {}) = 0;
+  // False once the client is gone or too far behind (the connection is then closed).
+  virtual bool write(std::string chunk) = 0;
+  virtual void finish() = 0;
+  // Called once (on an I/O thread) if the client goes away before the response is finished.
+  virtual void on_disconnect(std::function<void()> fn) = 0;
+  virtual bool disconnected() const = 0;
+  // Headers every response of this exchange carries (CORS); set by the router before answering.
+  virtual void add_default_headers(Headers h) = 0;
+};
+
+using Handler = std::function<void(HttpRequest&&, std::shared_ptr<Exchange>)>;
+
+class HttpServer {
+ public:
+  virtual ~HttpServer() = default;
+  static std::unique_ptr<HttpServer> create(int io_threads, HttpLimits limits, Handler handler);
+  // Binds and listens; port 0 picks a free port (see port()).
+  virtual Status listen(const std::string& host, uint16_t port) = 0;
+  virtual uint16_t port() const = 0;
+  virtual void start() = 0;  // I/O threads start accepting
+  // Stops accepting, closes connections, joins the I/O threads.
+  virtual void stop() = 0;
+  // Number of open connections (for tests and /metrics).
+  virtual size_t connections() const = 0;
+};
+
+const char* status_reason(int status);
+
+}  // namespace paddock::server

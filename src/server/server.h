@@ -1,0 +1,59 @@
+// server: the public header — `paddock serve`: the HTTP listener with Ollama's and OpenAI's
+// APIs, the model manager and runner supervision. Configuration follows Ollama's environment
+// variables (OLLAMA_HOST, OLLAMA_KEEP_ALIVE, ...) with PADDOCK_* names taking precedence.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace paddock::server {
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  uint16_t port = 11434;
+  std::string models_dir;
+  bool insecure_no_auth = false;      // allow a non-loopback bind without authentication
+  std::vector<std::string> origins;   // extra CORS origins (OLLAMA_ORIGINS), may use '*' wildcards
+  int64_t keep_alive_ns = 5ll * 60 * 1000000000;  // default keep_alive; negative = forever
+  int max_queue = 512;
+  int num_parallel = 1;
+  int max_loaded = 3;
+  int num_ctx = 4096;
+  int threads = 0;                    // runner CPU threads (0 = all)
+  int io_threads = 2;
+  uint64_t memory_budget = 0;         // 0 = 90% of available memory
+  int64_t request_timeout_ms = 0;     // 0 = none
+  int load_timeout_ms = 300000;
+  size_t max_body = 8u << 20;
+  size_t max_header_bytes = 16u << 10;
+  size_t max_header_count = 100;
+  int header_timeout_ms = 30000;
+  int body_timeout_ms = 120000;
+  std::string runner_exe;             // defaults to /proc/self/exe
+  bool debug_endpoints = false;       // /api/debug/runners (KV block counts) for tests
+};
+
+// Ollama's OLLAMA_HOST parsing: "[scheme://]host[:port][/path]"; default port 11434 unless a scheme
+// is given without a port (http 80, https 443). IPv6 in brackets.
+Result<std::pair<std::string, uint16_t>> parse_host(const std::string& s);
+// Go-style durations and integer seconds ("5m", "1h30m", "300", "-1"); negative = forever.
+Result<int64_t> parse_duration_ns(const std::string& s);
+// Fills a config from the environment (PADDOCK_* before OLLAMA_*); flags override it afterwards.
+Result<ServerConfig> config_from_env();
+bool is_loopback_host(const std::string& host);
+
+class Server {
+ public:
+  virtual ~Server() = default;
+  static Result<std::unique_ptr<Server>> create(const ServerConfig& cfg);
+  // Binds (port 0 = any free port) and starts serving.
+  virtual Status start() = 0;
+  virtual uint16_t port() const = 0;
+  // Graceful stop: stop accepting, unload runners.
+  virtual void stop() = 0;
+};
+
+}  // namespace paddock::server

@@ -1,0 +1,88 @@
+// The paddock CLI as a client of a running server: run (one-shot, stdin, --verbose), ps, stop,
+// pull (clear error), and list/show/cp/rm/create going through the server.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startServer, MODEL, BIN } from './helpers.mjs';
+
+let srv;
+before(async () => { srv = await startServer(); });
+after(async () => { await srv?.stop(); });
+
+function cli(args, input) {
+  const r = spawnSync(BIN, args, { input, encoding: 'utf8', env: { ...process.env, PADDOCK_HOST: srv.url, OLLAMA_HOST: '' },
+    timeout: 60000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('run with a prompt answers once; --verbose prints statistics', () => {
+  const r = cli(['run', MODEL, 'hello', '--verbose']);
+  assert.equal(r.code, 0, r.err);
+  assert.ok(r.out.length > 0);
+  assert.match(r.err, /eval count:\s+\d+ token\(s\)/);
+  assert.match(r.err, /eval rate:\s+[\d.]+ tokens\/s/);
+});
+
+test('run reads the prompt from stdin', () => {
+  const r = cli(['run', MODEL], 'from stdin\n');
+  assert.equal(r.code, 0, r.err);
+  assert.ok(r.out.trim().length > 0);
+});
+
+test('run with an unknown model fails clearly', () => {
+  const r = cli(['run', 'nope:latest', 'hi']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /not found/);
+});
+
+test('ps lists the loaded model and stop unloads it', async () => {
+  cli(['run', MODEL, 'load me']);
+  let r = cli(['ps']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^NAME\s+ID\s+SIZE/m);
+  assert.match(r.out, /tiny:latest/);
+  r = cli(['stop', MODEL]);
+  assert.equal(r.code, 0, r.err);
+  for (let i = 0; i < 50; i++) {
+    if (!/tiny:latest/.test(cli(['ps']).out)) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.doesNotMatch(cli(['ps']).out, /tiny:latest/);
+});
+
+test('pull reports the server\'s clear error', () => {
+  const r = cli(['pull', 'llama3.2']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /registry/);
+});
+
+test('list, show, cp, rm and create through the server', () => {
+  let r = cli(['list']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /tiny:latest/);
+  r = cli(['show', MODEL, '--parameters']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /num_predict\s+8/);
+  r = cli(['cp', MODEL, 'viacli:copy']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(cli(['list']).out, /viacli:copy/);
+  r = cli(['rm', 'viacli:copy']);
+  assert.equal(r.code, 0, r.err);
+  assert.doesNotMatch(cli(['list']).out, /viacli:copy/);
+  const mf = join(srv.dir, 'Modelfile.cli');
+  writeFileSync(mf, `FROM ${join(srv.dir, 'tiny.gguf')}\nSYSTEM """Be brief."""\nPARAMETER top_k 5\n`);
+  r = cli(['create', 'viacli:new', '-f', mf]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err + r.out, /success/);
+  r = cli(['show', 'viacli:new', '--system']);
+  assert.match(r.out, /Be brief\./);
+  assert.equal(cli(['rm', 'viacli:new']).code, 0);
+});
+
+test('serve refuses a non-loopback address without --insecure-no-auth', () => {
+  const r = spawnSync(BIN, ['serve', '--host', '0.0.0.0:0', '--models', join(srv.dir, 'models')], { encoding: 'utf8', timeout: 20000 });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /refusing to listen on non-loopback address 0\.0\.0\.0.*--insecure-no-auth/);
+});

@@ -1,0 +1,92 @@
+// helpers: start a real `paddock serve` on a free port with a temporary store holding a small
+// random-weight llama model (written by `paddock gguf-tiny`, imported with `paddock create`).
+// PADDOCK_BIN names the binary (CTest passes $<TARGET_FILE:paddock>).
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const BIN = process.env.PADDOCK_BIN;
+if (!BIN) throw new Error('PADDOCK_BIN must name the paddock binary');
+
+export const MODEL = 'tiny:latest';
+
+// Creates a store with `tiny:latest` (and returns its directory).
+export function makeStore() {
+  const dir = mkdtempSync(join(tmpdir(), 'paddock-it-'));
+  const gguf = join(dir, 'tiny.gguf');
+  execFileSync(BIN, ['gguf-tiny', gguf, '--n-ctx', '4096', '--seed', '7']);
+  writeFileSync(join(dir, 'Modelfile'), `FROM ${gguf}\nPARAMETER temperature 0\nPARAMETER num_predict 8\n`);
+  execFileSync(BIN, ['create', MODEL, '-f', join(dir, 'Modelfile'), '--models', join(dir, 'models')]);
+  return dir;
+}
+
+// Starts the server; resolves to { url, port, proc, dir, stop() }.
+export async function startServer({ args = [], env = {}, dir = null } = {}) {
+  const storeDir = dir ?? makeStore();
+  const proc = spawn(BIN, ['serve', '--host', '127.0.0.1:0', '--models', join(storeDir, 'models'),
+    '--debug-endpoints', ...args], {
+    env: { ...process.env, PADDOCK_HOST: '', OLLAMA_HOST: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  proc.stderr.on('data', (d) => {
+    stderr += d.toString();
+    if (process.env.PADDOCK_IT_LOG) appendFileSync(process.env.PADDOCK_IT_LOG, d);
+  });
+  const port = await new Promise((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => reject(new Error(`server did not start:\n${stderr}`)), 30000);
+    proc.stdout.on('data', (d) => {
+      out += d.toString();
+      const m = out.match(/listening on http:\/\/[^:]+:(\d+)/);
+      if (m) { clearTimeout(t); resolve(Number(m[1])); }
+    });
+    proc.on('exit', (code) => { clearTimeout(t); reject(new Error(`server exited ${code}:\n${stderr}`)); });
+  });
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url, port, proc, dir: storeDir,
+    stderr: () => stderr,
+    async stop() {
+      if (proc.exitCode === null) {
+        const done = new Promise((r) => proc.on('exit', r));
+        proc.kill('SIGTERM');
+        let timer;
+        await Promise.race([done, new Promise((r) => { timer = setTimeout(r, 10000); })]);
+        clearTimeout(timer);
+        if (proc.exitCode === null) proc.kill('SIGKILL');
+      }
+      if (!dir) rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}
+
+// Raw HTTP helpers (fetch) that never throw on status codes.
+export async function post(url, body, headers = {}) {
+  const r = await fetch(url, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body),
+    headers: { 'Content-Type': 'application/json', ...headers } });
+  const text = await r.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: r.status, text, json, headers: r.headers };
+}
+
+export async function runnerStats(url) {
+  const r = await fetch(`${url}/api/debug/runners`);
+  return (await r.json()).runners;
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Polls `fn` until it returns truthy or the timeout passes; returns the last value.
+export async function waitFor(fn, timeoutMs = 10000, everyMs = 50) {
+  const end = Date.now() + timeoutMs;
+  let v;
+  while (Date.now() < end) {
+    v = await fn();
+    if (v) return v;
+    await sleep(everyMs);
+  }
+  return v;
+}

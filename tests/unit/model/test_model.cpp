@@ -1,0 +1,208 @@
+// Random-weight test models (see test_model.h). Weights are uniform on a 24-bit grid from a
+// per-tensor splitmix64 stream, scaled so the outputs are peaked (few near-ties in greedy
+// decoding), then quantized with the quant module's reference quantizers.
+#include "test_model.h"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "util/half.h"
+
+namespace paddock::testing {
+namespace {
+
+uint64_t splitmix64(uint64_t& s) {
+  uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+float uniform(uint64_t& s) { return static_cast<float>(splitmix64(s) >> 40) * (1.0f / 8388608.0f) - 1.0f; }
+
+enum class Init { kNorm, kNormBig, kBias, kEmbedding, kTiedEmbedding, kLinear, kOutput };
+
+Status fill(std::span<uint8_t> out, quant::Type type, int64_t ne0, Init init, uint64_t seed, uint64_t id) {
+  uint64_t st = seed * 0x2545f4914f6cdd1dull + id * 0x9e3779b97f4a7c15ull + 7;
+  float scale = 1.0f;
+  switch (init) {
+    case Init::kNorm: break;
+    case Init::kBias: scale = 0.5f; break;
+    case Init::kEmbedding: scale = 1.0f; break;
+    case Init::kTiedEmbedding: scale = 0.1f; break;
+    case Init::kNormBig: scale = 4.0f; break;
+    case Init::kLinear: scale = 1.7f / std::sqrt(static_cast<float>(ne0)); break;
+    case Init::kOutput: scale = 12.0f / std::sqrt(static_cast<float>(ne0)); break;
+  }
+  ASSIGN_OR_RETURN(uint64_t rb, quant::row_size(type, ne0));
+  std::vector<float> row(static_cast<size_t>(ne0));
+  const uint64_t rows = out.size() / rb;
+  for (uint64_t r = 0; r < rows; ++r) {
+    for (auto& v : row) {
+      const float u = uniform(st);
+      v = init == Init::kNorm ? 1.0f + 0.25f * u : init == Init::kNormBig ? 4.0f + u : u * scale;
+    }
+    quant::quantize_row(type, row.data(), out.data() + r * rb, ne0);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string test_model_name(const TestModelSpec& s) {
+  const quant::TypeInfo* ti = quant::type_info(s.type);
+  std::string n = s.arch + "_" + std::string(ti ? ti->name : "unknown");
+  if (s.type_hi >= 0) n += "_mix";
+  return n;
+}
+
+Result<TestModelSpec> parse_test_model_spec(const std::string& str) {
+  TestModelSpec s;
+  std::vector<std::string> parts;
+  size_t b = 0;
+  for (size_t e; (e = str.find(':', b)) != std::string::npos; b = e + 1) parts.push_back(str.substr(b, e - b));
+  parts.push_back(str.substr(b));
+  if (parts.size() < 2) return make_error(ErrorCode::kInvalidArgument, "spec '{}': want arch:type[:k=v...]", str);
+  s.arch = parts[0];
+  auto t = quant::type_from_name(parts[1]);
+  if (!t) return make_error(ErrorCode::kInvalidArgument, "unknown type '{}'", parts[1]);
+  s.type = *t;
+  for (size_t i = 2; i < parts.size(); ++i) {
+    const size_t eq = parts[i].find('=');
+    if (eq == std::string::npos) return make_error(ErrorCode::kInvalidArgument, "bad option '{}'", parts[i]);
+    const std::string k = parts[i].substr(0, eq), v = parts[i].substr(eq + 1);
+    if (k == "type_hi") {
+      auto th = quant::type_from_name(v);
+      if (!th) return make_error(ErrorCode::kInvalidArgument, "unknown type '{}'", v);
+      s.type_hi = static_cast<int32_t>(*th);
+      continue;
+    }
+    const uint64_t n = std::stoull(v);
+    if (k == "n_embd") s.n_embd = static_cast<uint32_t>(n);
+    else if (k == "n_layer") s.n_layer = static_cast<uint32_t>(n);
+    else if (k == "n_head") s.n_head = static_cast<uint32_t>(n);
+    else if (k == "n_head_kv") s.n_head_kv = static_cast<uint32_t>(n);
+    else if (k == "n_ff") s.n_ff = static_cast<uint32_t>(n);
+    else if (k == "n_ctx") s.n_ctx = static_cast<uint32_t>(n);
+    else if (k == "n_vocab") s.n_vocab = static_cast<uint32_t>(n);
+    else if (k == "swa") s.sliding_window = static_cast<uint32_t>(n);
+    else if (k == "tied") s.tied_output = n != 0;
+    else if (k == "rope_freqs") s.rope_freqs = n != 0;
+    else if (k == "seed") s.seed = n;
+    else return make_error(ErrorCode::kInvalidArgument, "unknown option '{}'", k);
+  }
+  return s;
+}
+
+Result<gguf::Writer> make_test_model(const TestModelSpec& s) {
+  using gguf::Value;
+  const std::string& a = s.arch;
+  const bool gemma = a == "gemma2" || a == "gemma3";
+  if (a != "llama" && a != "qwen2" && a != "qwen3" && a != "phi3" && !gemma)
+    return make_error(ErrorCode::kInvalidArgument, "unknown test architecture '{}'", a);
+  const quant::TypeInfo* ti = quant::type_info(s.type);
+  if (ti == nullptr || !ti->can_quantize)
+    return make_error(ErrorCode::kUnsupported, "no quantizer for type {}", ti ? ti->name : "?");
+  if (s.n_head == 0 || s.n_head_kv == 0 || s.n_embd % s.n_head != 0 || s.n_head % s.n_head_kv != 0)
+    return make_error(ErrorCode::kInvalidArgument, "bad head counts");
+
+  gguf::TinyVocab vocab = gguf::tiny_vocab();
+  if (a == "phi3") {  // llama.cpp's phi3 vocabulary setup looks these up by text
+    for (const char* t : {"<|endoftext|>", "<|end|>"}) {
+      vocab.tokens.push_back(t);
+      vocab.scores.push_back(0.0f);
+      vocab.types.push_back(3);
+    }
+  }
+  for (uint32_t i = static_cast<uint32_t>(vocab.tokens.size()); i < s.n_vocab; ++i) {
+    vocab.tokens.push_back("<extra_" + std::to_string(i) + ">");
+    vocab.scores.push_back(-1000.0f);
+    vocab.types.push_back(4);  // user-defined
+  }
+  const int64_t n_vocab = static_cast<int64_t>(vocab.tokens.size());
+  const int64_t e = s.n_embd, hd = s.n_embd / s.n_head, q = hd * s.n_head, kv = hd * s.n_head_kv, ff = s.n_ff;
+
+  gguf::Writer w(3);
+  auto key = [&](const char* k) { return a + "." + k; };
+  w.set("general.architecture", Value::str(a));
+  w.set("general.name", Value::str("paddock-test-" + test_model_name(s)));
+  w.set(key("context_length"), Value::u32(s.n_ctx));
+  w.set(key("embedding_length"), Value::u32(s.n_embd));
+  w.set(key("block_count"), Value::u32(s.n_layer));
+  w.set(key("feed_forward_length"), Value::u32(s.n_ff));
+  w.set(key("attention.head_count"), Value::u32(s.n_head));
+  w.set(key("attention.head_count_kv"), Value::u32(s.n_head_kv));
+  w.set(key("rope.dimension_count"), Value::u32(static_cast<uint32_t>(hd)));
+  w.set(key("rope.freq_base"), Value::f32(a == "gemma3" ? 1000000.0f : 10000.0f));
+  w.set(key("attention.layer_norm_rms_epsilon"), Value::f32(1e-6f));
+  if (gemma) {
+    w.set(key("attention.key_length"), Value::u32(static_cast<uint32_t>(hd)));
+    w.set(key("attention.value_length"), Value::u32(static_cast<uint32_t>(hd)));
+    w.set(key("attention.sliding_window"), Value::u32(s.sliding_window ? s.sliding_window : 32));
+  }
+  if (a == "gemma2") {
+    w.set(key("attn_logit_softcapping"), Value::f32(50.0f));
+    w.set(key("final_logit_softcapping"), Value::f32(30.0f));
+  }
+  w.set("tokenizer.ggml.model", Value::str("llama"));
+  w.set("tokenizer.ggml.tokens", Value::str_array(vocab.tokens));
+  w.set("tokenizer.ggml.scores", Value::f32_array(vocab.scores));
+  w.set("tokenizer.ggml.token_type", Value::i32_array(vocab.types));
+  w.set("tokenizer.ggml.bos_token_id", Value::u32(1));
+  w.set("tokenizer.ggml.eos_token_id", Value::u32(2));
+  w.set("tokenizer.ggml.unknown_token_id", Value::u32(0));
+  w.set("tokenizer.ggml.add_bos_token", Value::boolean(true));
+  w.set("tokenizer.ggml.add_eos_token", Value::boolean(false));
+
+  uint64_t id = 0;
+  const quant::Type f32 = quant::Type::F32;
+  const quant::Type hi = s.type_hi >= 0 ? static_cast<quant::Type>(s.type_hi) : s.type;
+  auto add = [&](std::string name, quant::Type type, std::vector<int64_t> ne, Init init) -> Status {
+    const uint64_t seed = s.seed, tid = id++;
+    const int64_t ne0 = ne[0];
+    return w.add_tensor_producer(std::move(name), static_cast<uint32_t>(type), std::move(ne),
+                                 [=](std::span<uint8_t> out) { return fill(out, type, ne0, init, seed, tid); });
+  };
+  // A tied table doubles as the output projection: small rows keep the input embedding from
+  // dominating the residual stream (else the model just predicts its input token), and a larger
+  // output norm brings the logits back to the range of an untied model's.
+  RETURN_IF_ERROR(add("token_embd.weight", s.type, {e, n_vocab},
+                      (s.tied_output || gemma) ? Init::kTiedEmbedding : Init::kEmbedding));
+  RETURN_IF_ERROR(add("output_norm.weight", f32, {e}, (s.tied_output || gemma) ? Init::kNormBig : Init::kNorm));
+  if (!s.tied_output && !gemma) RETURN_IF_ERROR(add("output.weight", hi, {e, n_vocab}, Init::kOutput));
+  if (s.rope_freqs) RETURN_IF_ERROR(add("rope_freqs.weight", f32, {hd / 2}, Init::kNorm));
+  for (uint32_t l = 0; l < s.n_layer; ++l) {
+    auto blk = [l](const char* t) { return "blk." + std::to_string(l) + "." + t; };
+    RETURN_IF_ERROR(add(blk("attn_norm.weight"), f32, {e}, Init::kNorm));
+    if (a == "phi3") {
+      RETURN_IF_ERROR(add(blk("attn_qkv.weight"), s.type, {e, q + 2 * kv}, Init::kLinear));
+    } else {
+      RETURN_IF_ERROR(add(blk("attn_q.weight"), s.type, {e, q}, Init::kLinear));
+      RETURN_IF_ERROR(add(blk("attn_k.weight"), s.type, {e, kv}, Init::kLinear));
+      RETURN_IF_ERROR(add(blk("attn_v.weight"), hi, {e, kv}, Init::kLinear));
+    }
+    if (a == "qwen2") {
+      RETURN_IF_ERROR(add(blk("attn_q.bias"), f32, {q}, Init::kBias));
+      RETURN_IF_ERROR(add(blk("attn_k.bias"), f32, {kv}, Init::kBias));
+      RETURN_IF_ERROR(add(blk("attn_v.bias"), f32, {kv}, Init::kBias));
+    }
+    if (a == "qwen3" || a == "gemma3") {
+      RETURN_IF_ERROR(add(blk("attn_q_norm.weight"), f32, {hd}, Init::kNorm));
+      RETURN_IF_ERROR(add(blk("attn_k_norm.weight"), f32, {hd}, Init::kNorm));
+    }
+    RETURN_IF_ERROR(add(blk("attn_output.weight"), s.type, {q, e}, Init::kLinear));
+    if (gemma) RETURN_IF_ERROR(add(blk("post_attention_norm.weight"), f32, {e}, Init::kNorm));
+    RETURN_IF_ERROR(add(blk("ffn_norm.weight"), f32, {e}, Init::kNorm));
+    if (a == "phi3") {
+      RETURN_IF_ERROR(add(blk("ffn_up.weight"), s.type, {e, 2 * ff}, Init::kLinear));
+    } else {
+      RETURN_IF_ERROR(add(blk("ffn_gate.weight"), s.type, {e, ff}, Init::kLinear));
+      RETURN_IF_ERROR(add(blk("ffn_up.weight"), s.type, {e, ff}, Init::kLinear));
+    }
+    RETURN_IF_ERROR(add(blk("ffn_down.weight"), hi, {ff, e}, Init::kLinear));
+    if (gemma) RETURN_IF_ERROR(add(blk("post_ffw_norm.weight"), f32, {e}, Init::kNorm));
+  }
+  return w;
+}
+
+}  // namespace paddock::testing

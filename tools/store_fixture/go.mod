@@ -1,0 +1,3 @@
+module paddock/tools/store_fixture
+
+go 1.19

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+# Writes tests/fixtures/template/go_features.json: the Go text/template feature cases (template +
+# plain JSON data) that tools/gotemplate/main.go renders with Go. Inputs only, no expected output.
+# Run from the repository root: python3 tools/template_features_go.py
+import json
+C=[]
+D={"System":"Be brief.","Name":"Ada","N":3,"F":2.5,"Big":1000000.5,"Empty":"","Zero":0,"T":True,"Nil":None,
+   "List":["a","b","c"],"Nums":[3,1,2],"Map":{"b":2,"a":1,"c":3},"Nested":{"Inner":{"Value":"deep"}},
+   "Messages":[{"Role":"system","Content":"sys"},{"Role":"user","Content":"hi <b>&</b>"},{"Role":"assistant","Content":"hello"},{"Role":"user","Content":"bye"}],
+   "Obj":{"k":"v","n":1,"l":[1,"x",None,True]}}
+def case(name, t, data=D): C.append({"name":name,"template":t,"data":data})
+case("fields", "{{ .System }}|{{ .Name }}|{{ .N }}|{{ .F }}|{{ .T }}|{{ .Nested.Inner.Value }}")
+case("missing_key", "[{{ .Missing }}][{{ .Nested.Nope }}]")
+case("nil_value", "[{{ .Nil }}]")
+case("float_print", "{{ .F }} {{ .Big }} {{ 1.5 }} {{ 0.000001 }} {{ 1e21 }}")
+case("if_else_chain", "{{ if .Empty }}a{{ else if .Zero }}b{{ else if .List }}c{{ else }}d{{ end }}")
+case("if_not_and_or", "{{ if not .Empty }}1{{ end }}{{ if and .T .N }}2{{ end }}{{ if or .Empty .Zero }}3{{ else }}4{{ end }}{{ and .T .Name }}|{{ or .Empty .Name }}|{{ and .Zero .Name }}")
+case("range_list", "{{ range .List }}<{{ . }}>{{ end }}")
+case("range_index", "{{ range $i, $v := .List }}{{ $i }}={{ $v }};{{ end }}")
+case("range_single_var", "{{ range $v := .Nums }}{{ $v }}{{ end }}")
+case("range_map_sorted", "{{ range $k, $v := .Map }}{{ $k }}:{{ $v }} {{ end }}")
+case("range_else", "{{ range .Nil }}x{{ else }}empty{{ end }}|{{ range .Missing }}x{{ else }}none{{ end }}")
+case("range_break_continue", "{{ range $i, $v := .List }}{{ if eq $i 1 }}{{ continue }}{{ end }}{{ $v }}{{ if eq $v \"c\" }}{{ break }}{{ end }}{{ end }}")
+case("range_dollar_root", "{{ range .List }}{{ $.Name }}{{ . }}{{ end }}")
+case("with_else", "{{ with .Nested.Inner }}{{ .Value }}{{ end }}|{{ with .Empty }}x{{ else }}no{{ end }}")
+case("variables", "{{ $x := .Name }}{{ $x }}{{ $x = \"Bob\" }}{{ $x }}{{ if .T }}{{ $x = \"Cy\" }}{{ end }}{{ $x }}")
+case("variable_scope", "{{ $x := 1 }}{{ range .List }}{{ $x = . }}{{ end }}{{ $x }}")
+case("trim_markers", "a  {{- .Name -}}  b\n  {{- \" c \" }}\n{{ \"d\" -}}\n\n  e")
+case("comments", "x{{/* a comment */}}y {{- /* trimmed */ -}} z")
+case("eq_ne", "{{ eq .Name \"Ada\" }} {{ eq .N 1 2 3 }} {{ ne .Name \"Bob\" }} {{ eq .Missing \"x\" }} {{ eq .T true }}")
+case("lt_le_gt_ge", "{{ lt 1 2 }} {{ le 2 2 }} {{ gt .N 5 }} {{ ge .F 2.5 }} {{ lt \"a\" \"b\" }}")
+case("len_slice_index", "{{ len .List }} {{ len .Name }} {{ len .Map }} {{ slice .List 1 }} {{ slice .Name 1 2 }} {{ index .List 2 }} {{ index .Map \"b\" }} {{ index .Obj.l 1 }}")
+case("last_message", "{{ range $i, $m := .Messages }}{{ $last := eq (len (slice $.Messages $i)) 1 }}{{ $m.Role }}{{ if $last }}!{{ end }} {{ end }}")
+case("paren_chain", "{{ (index .Messages 1).Content }}|{{ (index .Messages 0).Role }}")
+case("pipeline", "{{ .Name | printf \"%s!\" }} {{ \"x\" | print \"a\" }} {{ .N | eq 3 }} {{ .List | len }}")
+case("print_funcs", "{{ print \"a\" 1 2 \"b\" }}|{{ print 1 2 }}|{{ println \"x\" 1 }}|{{ printf \"%d-%s-%v-%q-%t-%.2f|%5s|%-3d|\" .N .Name .F \"q\\\"\" .T .F \"r\" 7 }}")
+case("json_func", "{{ json .Obj }} {{ json .List }} {{ json .Name }} {{ json \"<tag> & \\u2028\" }} {{ json .F }}")
+case("html_func", "{{ html \"<a href='x'>&\\\"</a>\" }}")
+case("print_list_map", "{{ .List }} {{ .Obj }} {{ .Nums }} {{ .Nested }}")
+case("string_literals", "{{ \"tab\\tnl\\nq\\\"\" }} {{ `raw\\n` }} {{ 'x' }} {{ 0x1F }} {{ -3 }}")
+case("dot_in_root", "{{ with .Nested }}{{ .Inner.Value }}{{ $.Name }}{{ end }}")
+case("messages_like_ollama", "{{- range .Messages }}{{ if eq .Role \"user\" }}U: {{ .Content }}\n{{ else if eq .Role \"assistant\" }}A: {{ .Content }}\n{{ end }}{{ end }}")
+case("err_undefined_function", "{{ nosuch 1 }}")
+case("err_undefined_variable", "{{ $nope }}")
+case("err_unclosed_action", "{{ .Name ")
+case("err_missing_end", "{{ if .T }}x")
+case("err_extra_end", "x{{ end }}")
+case("err_field_on_string", "{{ .Name.Foo }}")
+case("err_index_out_of_range", "{{ index .List 10 }}")
+case("err_bad_comparison", "{{ eq .Name 3 }}")
+case("err_lt_on_list", "{{ lt .List .List }}")
+case("err_args_to_field", "{{ .Name 1 }}")
+case("err_break_outside", "{{ break }}")
+case("err_slice_range", "{{ slice .List 2 1 }}")
+json.dump({"cases":C}, open("tests/fixtures/template/go_features.json","w"), ensure_ascii=False, indent=1)
+print(len(C))
