@@ -94,7 +94,7 @@ Registration reg({"serve", 10, [](CLI::App& app, std::function<int()>& run) {
   auto* sub = app.add_subcommand("serve", "Start the server (Ollama and OpenAI APIs)");
   auto f = std::make_shared<ServeFlags>();
   sub->add_option("--host", f->host, "Address to listen on, [scheme://]host[:port] (env PADDOCK_HOST, OLLAMA_HOST)");
-  sub->add_option("--models", f->models, "Model store directory (env PADDOCK_MODELS, OLLAMA_MODELS)");
+  sub->add_option("--models,--model-dir", f->models, "Model store directory (env PADDOCK_MODELS, OLLAMA_MODELS)");
   sub->add_option("--keep-alive", f->keep_alive, "Default keep-alive, e.g. 5m, 1h, -1 forever (env PADDOCK_KEEP_ALIVE)");
   sub->add_option("--max-queue", f->max_queue, "Waiting requests before 503 (env PADDOCK_MAX_QUEUE, default 512)");
   sub->add_option("--num-parallel", f->num_parallel, "Parallel sequences per model (env PADDOCK_NUM_PARALLEL)");

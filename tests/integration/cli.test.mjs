@@ -86,3 +86,11 @@ test('serve refuses a non-loopback address without --insecure-no-auth', () => {
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /refusing to listen on non-loopback address 0\.0\.0\.0.*--insecure-no-auth/);
 });
+
+test('serve accepts --model-dir (the users\' deployment guide spells it so) as --models', () => {
+  const r = spawnSync(BIN, ['serve', '--host', '0.0.0.0:0', '--model-dir', join(srv.dir, 'models')], { encoding: 'utf8', timeout: 20000 });
+  assert.notEqual(r.status, 0);
+  // Parsed as a store option: it fails on the bind policy, not on an unknown flag.
+  assert.doesNotMatch(r.stderr, /model-dir/);
+  assert.match(r.stderr, /refusing to listen on non-loopback address/);
+});
