@@ -1,6 +1,7 @@
 // template (internal): Jinja lexer. Splits a template into text and tag tokens, applying the
 // whitespace rules (a trailing newline dropped, trim_blocks, lstrip_blocks, {%- -%} {{- -}} {#- -#})
 // on the original text so that every token keeps its true line:column.
+#include "util/utf8.h"
 #include <cctype>
 #include <cstring>
 
@@ -13,24 +14,6 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' |
 bool is_name_start(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
 bool is_name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
 
 class Lexer {
  public:
@@ -226,7 +209,7 @@ class Lexer {
           }
           if (cp > 0x10FFFF) return err(i_ - 2, "bad escape in string literal");
           i_ += len;
-          append_utf8(out, cp);
+          utf8::append(out, cp);
           break;
         }
         default:  // Python keeps unknown escapes verbatim
