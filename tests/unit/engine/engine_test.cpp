@@ -1,7 +1,7 @@
-// The engine loop on a small random-weight llama model written by our GGUF writer: batched greedy
-// generation equals solo runs token for token (prefix reuse on and off, and under KV pressure
-// that forces preemption), seeded sampling is batch-independent, stop strings, limits, cancel,
-// embeddings, logprobs and request validation.
+// The engine loop on small random-weight llama models written by our GGUF writer: batched greedy
+// generation equals solo runs token for token (prefix reuse on and off, F32 and Q4_K weights, F16
+// and Q8_0 KV cache, and under KV pressure that forces preemption), seeded sampling is
+// batch-independent, stop strings, limits, cancel, embeddings, logprobs and request validation.
 #include "engine/engine.h"
 
 #include <gtest/gtest.h>
@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "gguf/gguf.h"
+#include "test_model.h"
 
 namespace paddock::engine {
 namespace {
@@ -23,9 +24,24 @@ struct Fixture {
   std::shared_ptr<const tokenizer::Tokenizer> tok;
 };
 
+Fixture* make_fixture(Result<gguf::Writer> w) {
+  auto* fx = new Fixture;
+  EXPECT_TRUE(w.ok()) << w.error().message();
+  auto bytes = w->serialize();
+  EXPECT_TRUE(bytes.ok());
+  fx->bytes = std::move(*bytes);
+  auto file = gguf::File::parse(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(fx->bytes.data()), fx->bytes.size()));
+  EXPECT_TRUE(file.ok()) << file.error().message();
+  fx->file = std::make_shared<const gguf::File>(std::move(*file));
+  auto tok = tokenizer::Tokenizer::from_gguf(*fx->file);
+  EXPECT_TRUE(tok.ok()) << tok.error().message();
+  fx->tok = std::shared_ptr<const tokenizer::Tokenizer>(std::move(*tok));
+  return fx;
+}
+
 const Fixture& fixture() {
   static Fixture* f = [] {
-    auto* fx = new Fixture;
     gguf::TinyLlamaSpec spec;
     spec.n_embd = 64;
     spec.n_layer = 2;
@@ -34,27 +50,27 @@ const Fixture& fixture() {
     spec.n_ff = 128;
     spec.n_ctx = 512;
     spec.seed = 7;
-    auto w = gguf::make_tiny_llama(spec);
-    EXPECT_TRUE(w.ok());
-    auto bytes = w->serialize();
-    EXPECT_TRUE(bytes.ok());
-    fx->bytes = std::move(*bytes);
-    auto file = gguf::File::parse(
-        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(fx->bytes.data()), fx->bytes.size()));
-    EXPECT_TRUE(file.ok()) << file.error().message();
-    fx->file = std::make_shared<const gguf::File>(std::move(*file));
-    auto tok = tokenizer::Tokenizer::from_gguf(*fx->file);
-    EXPECT_TRUE(tok.ok()) << tok.error().message();
-    fx->tok = std::shared_ptr<const tokenizer::Tokenizer>(std::move(*tok));
-    return fx;
+    return make_fixture(gguf::make_tiny_llama(spec));
   }();
   return *f;
 }
 
-std::unique_ptr<Engine> make_engine(Options o) {
-  auto model = Model::load(fixture().file, {.n_threads = 1});
+// Q4_K weights (int8 activation blocks, batched and single-row kernels), same vocabulary.
+const Fixture& fixture_quantized() {
+  static Fixture* f = [] {
+    testing::TestModelSpec spec;
+    spec.type = quant::Type::Q4_K;
+    spec.n_ctx = 512;
+    spec.seed = 7;
+    return make_fixture(testing::make_test_model(spec));
+  }();
+  return *f;
+}
+
+std::unique_ptr<Engine> make_engine(Options o, const Fixture& fx = fixture()) {
+  auto model = Model::load(fx.file, {.n_threads = 1});
   EXPECT_TRUE(model.ok()) << model.error().message();
-  auto e = Engine::create(std::move(*model), fixture().tok, o);
+  auto e = Engine::create(std::move(*model), fx.tok, o);
   EXPECT_TRUE(e.ok()) << e.error().message();
   return std::move(*e);
 }
@@ -146,8 +162,10 @@ std::vector<Request> workload(float temperature) {
   return reqs;
 }
 
-std::vector<std::vector<int32_t>> solo(const std::vector<Request>& reqs) {
-  auto e = make_engine({.max_seqs = 1, .num_ctx = 512, .step_token_budget = 512, .prefix_cache = false});
+std::vector<std::vector<int32_t>> solo(const std::vector<Request>& reqs, const Fixture& fx = fixture(),
+                                       bool kv_q8_0 = false) {
+  auto e = make_engine(
+      {.max_seqs = 1, .num_ctx = 512, .step_token_budget = 512, .kv_q8_0 = kv_q8_0, .prefix_cache = false}, fx);
   std::vector<std::vector<int32_t>> res;
   for (const Request& r : reqs) res.push_back(run_all(*e, {r})[0]);
   return res;
@@ -172,6 +190,29 @@ TEST(Engine, BatchedGreedyEqualsSoloRuns) {
     }
     EXPECT_EQ(s.running, 0);
     EXPECT_EQ(s.kv_blocks_free, s.kv_blocks_total);
+  }
+}
+
+// The same with quantized weights, where every matmul runs on int8 activation blocks (batched
+// prefill and decode rows go through different kernels), once with an F16 and once with a Q8_0
+// KV cache: a request's tokens must not depend on what it is batched with.
+TEST(Engine, BatchedGreedyEqualsSoloRunsQuantized) {
+  const Fixture& fx = fixture_quantized();
+  auto reqs = workload(0);
+  for (bool kv_q8 : {false, true}) {
+    auto want = solo(reqs, fx, kv_q8);
+    for (auto& w : want) EXPECT_FALSE(w.empty());
+    for (bool prefix : {true, false}) {
+      auto e = make_engine(
+          {.max_seqs = 4, .num_ctx = 512, .step_token_budget = 24, .kv_q8_0 = kv_q8, .prefix_cache = prefix}, fx);
+      for (int round = 0; round < 2; ++round) {  // the second round finds its prefixes cached
+        auto got = run_all(*e, reqs);
+        for (size_t i = 0; i < reqs.size(); ++i)
+          EXPECT_EQ(got[i], want[i]) << "request " << i << " prefix " << prefix << " kv_q8_0 " << kv_q8 << " round "
+                                     << round;
+      }
+      EXPECT_EQ(e->stats().prefix_hit_tokens > 0, prefix);
+    }
   }
 }
 
