@@ -7,6 +7,11 @@
 //   cmake --build build/dev --target paddock_make_test_model
 //   node tools/llamacpp_oracle.mjs [build/dev/tests/unit/model/paddock_make_test_model] [spec...]
 // Oracle: node-llama-cpp@3.21.1 (tools/oracles/node_modules), getLlama({gpu:false, build:"never"}).
+// Context: flash attention off (llama.cpp's default "auto" turns it on for the CPU, where its
+// kernel accumulates the attention output in F16, a rounding of its own; without it the graph
+// is K/V in F16, Q rounded to F16 for Q·Kᵀ, softmax in F32 and the probabilities rounded to F16
+// for ·V — what our CPU attention does), and generation continues through EOS (yieldEogToken),
+// so every fixture has the full 64 steps.
 import {execFileSync} from "node:child_process";
 import {mkdtempSync, writeFileSync, rmSync, readFileSync} from "node:fs";
 import {tmpdir} from "node:os";
@@ -47,11 +52,11 @@ try {
     const out = execFileSync(gen, [dir, spec]).toString().trim().split(" ");
     const [, sha256, path, nVocab] = out;
     const model = await llama.loadModel({modelPath: path});
-    const ctx = await model.createContext({contextSize: 256, sequences: 1, threads: 2, batchSize: 256});
+    const ctx = await model.createContext({contextSize: 256, sequences: 1, threads: 2, batchSize: 256, flashAttention: false});
     const seq = ctx.getSequence();
     const p = prompt(Number(nVocab));
     const tokens = [], top = [];
-    const it = seq.evaluateWithMetadata(p, {probabilities: true}, {temperature: 0});
+    const it = seq.evaluateWithMetadata(p, {probabilities: true}, {temperature: 0, yieldEogToken: true});
     let res = await it.next();
     while (!res.done && tokens.length < kGenerate) {
       const v = res.value;
@@ -63,7 +68,7 @@ try {
     await ctx.dispose();
     await model.dispose();
     const fixture = {
-      oracle: `node-llama-cpp@${nlcVersion} (llama.cpp ${llama.llamaCppRelease.release}), cpu, greedy (temperature 0)`,
+      oracle: `node-llama-cpp@${nlcVersion} (llama.cpp ${llama.llamaCppRelease.release}), cpu, flash attention off, greedy (temperature 0)`,
       spec, sha256, n_vocab: Number(nVocab), prompt: p, tokens, top5: top,
     };
     const file = join(root, "tests/fixtures/model", fixtureName(spec) + ".json");

@@ -3,8 +3,9 @@
 // oracle saw (sha256), feed the oracle's prompt in chunks that cross KV-block boundaries, then
 // decode step by step along the oracle's continuation (64 tokens; crosses the 32-token sliding
 // window of the gemma models). At each step our greedy token must equal llama.cpp's unless the
-// top two probabilities are within 1e-3 in both engines (reported as a near-tie), and the
-// oracle's top-5 tokens must have the same probabilities within a tolerance.
+// top two probabilities are within 1e-3 in both engines (printed as a near-tie), and the
+// oracle's top-5 tokens must have the same probabilities within a tolerance. The *_scalar_test
+// binaries repeat this on our scalar kernels. PADDOCK_ORACLE_VERBOSE=1 prints every step.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/model.h"
+#include "quant/kernels.h"
 #include "test_model.h"
 #include "util/sha256.h"
 
@@ -80,26 +82,27 @@ Batch make_batch(const std::vector<std::pair<Seq*, std::vector<int32_t>>>& parts
   return b;
 }
 
-// Absolute tolerance on the oracle's top-5 probabilities. The test models' logits are large
-// (peaked outputs, few near-ties), which amplifies rounding differences between the engines.
-// With int8 activation blocks (every quantized type) the amplification is chaotic: a 1-ulp
-// difference upstream flips some int8 roundings; our own scalar vs AVX2 kernels (different
-// summation order only) already move these probabilities by up to ~0.02. Measured engine
-// differences: f32/f16 <= 7e-3, bf16 <= 2e-2, 8-bit <= 8.1e-2, 4/5/6-bit <= 1.23e-1, 2/3-bit <= 1.18e-1
-// (after the final quant kernels and the regenerated fixtures). These bounds are loose: the
-// quantized comparisons check greedy agreement far more than probabilities; better-conditioned
-// test models (smaller logits) would tighten them.
+// Absolute tolerance on the oracle's top-5 probabilities. Two engines that do the same arithmetic
+// in another order differ by rounding noise, which coarse activation rounding (int8 blocks for
+// the quantized types, BF16) amplifies from matmul to matmul (see Scales in test_model.cpp; the
+// test models are built to keep that small). Measured (llama.cpp with flash attention off, our
+// AVX2 and scalar kernels, 64 steps of every fixture), max |dp| over the top-5:
+//   f32 5.6e-4, f16 2.2e-3, bf16 1.1e-3, q8_0 8.3e-3, 4/5/6-bit 9.7e-3, 2/3-bit 8.4e-3 (llama);
+//   FAMILY_FIGURES
+// The bounds leave about 3x for another summation order (a new GEMM) and other CPUs.
 double tolerance_for(const std::string& spec) {
-  if (spec.find(":f32") != std::string::npos || spec.find(":f16") != std::string::npos) return 0.01;
-  if (spec.find(":bf16") != std::string::npos) return 0.03;
-  if (spec.find(":q8_0") != std::string::npos) return 0.10;
-  if (spec.find(":q2_K") != std::string::npos || spec.find(":q3_K") != std::string::npos) return 0.15;
-  return 0.15;
+  if (spec.find(":f32") != std::string::npos || spec.find(":f16") != std::string::npos) return 1e-2;
+  if (spec.find(":bf16") != std::string::npos) return 1e-2;
+  return 3e-2;
 }
 
 class ModelOracle : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ModelOracle, MatchesLlamaCpp) {
+#ifdef PADDOCK_ORACLE_SIMD
+  // This binary checks one of our own kernel levels (another summation order than the default).
+  ASSERT_TRUE(quant::set_simd_level_for_testing(PADDOCK_ORACLE_SIMD)) << PADDOCK_ORACLE_SIMD;
+#endif
   std::ifstream in("../../fixtures/model/" + GetParam() + ".json");
   ASSERT_TRUE(in.good());
   const nlohmann::json fx = nlohmann::json::parse(in);
@@ -121,6 +124,7 @@ TEST_P(ModelOracle, MatchesLlamaCpp) {
 
   const std::vector<int32_t> prompt = fx["prompt"];
   const std::vector<int32_t> want = fx["tokens"];
+  ASSERT_EQ(want.size(), 64u) << "the oracle's continuation is incomplete";
   const int32_t total = static_cast<int32_t>(prompt.size() + want.size());
   const int32_t max_blocks = (total + kBlock - 1) / kBlock;
   ASSERT_TRUE(m.init_kv(KvOptions{kBlock, max_blocks + 3, false}).ok());
@@ -144,33 +148,30 @@ TEST_P(ModelOracle, MatchesLlamaCpp) {
     for (int32_t i = 0; i < n_vocab; ++i) order[i] = i;
     std::partial_sort(order.begin(), order.begin() + 2, order.end(), [&](int32_t a, int32_t c) { return p[a] > p[c]; });
     const auto& top = fx["top5"][step];
+    double step_err = 0;
     for (const auto& e : top) {
       const int32_t tok = e[0];
       const double diff = std::fabs(p[tok] - e[1].get<double>());
-      max_err = std::max(max_err, diff);
+      step_err = std::max(step_err, diff);
       EXPECT_LE(diff, tol) << "step " << step << " token " << tok;
     }
+    max_err = std::max(max_err, step_err);
+    if (std::getenv("PADDOCK_ORACLE_VERBOSE") != nullptr)
+      std::printf("  step %2zu: top1 %.3f max |dp| %.2e\n", step, top[0][1].get<double>(), step_err);
     if (order[0] != want[step]) {
+      // A different greedy token is acceptable only at a near-tie: the top two probabilities
+      // within 1e-3 of each other in both engines.
       const double ours_gap = p[order[0]] - p[order[1]];
       const double theirs_gap = top[0][1].get<double>() - top[1][1].get<double>();
-      const bool strict_tie = ours_gap <= kNearTie && theirs_gap <= kNearTie;
-      // The engines' probabilities agree only to about `tol`; a flip between two tokens whose
-      // probabilities each agree within `tol` across the engines is explained by that numeric
-      // difference (a tie at the engines' precision), and is reported separately.
-      double theirs_of_ours = -1;
-      for (const auto& e : top)
-        if (e[0].get<int32_t>() == order[0]) theirs_of_ours = e[1].get<double>();
-      const bool numeric_tie = theirs_of_ours >= 0 && std::fabs(p[order[0]] - theirs_of_ours) <= tol &&
-                               std::fabs(p[want[step]] - top[0][1].get<double>()) <= tol;
-      if (strict_tie || numeric_tie) {
+      if (ours_gap <= kNearTie && theirs_gap <= kNearTie) {
         ++near_ties;
-        std::printf("[near-tie%s] %s step %zu: ours %d (gap %.2e) llama.cpp %d (gap %.2e)\n",
-                    strict_tie ? "" : " beyond 1e-3", GetParam().c_str(), step, order[0], ours_gap, want[step],
-                    theirs_gap);
+        std::printf("[near-tie] %s step %zu: ours %d (gap %.2e) llama.cpp %d (gap %.2e)\n", GetParam().c_str(), step,
+                    order[0], ours_gap, want[step], theirs_gap);
       } else {
         ++mismatches;
-        ADD_FAILURE() << "step " << step << ": greedy token " << order[0] << " (p=" << p[order[0]] << ") but llama.cpp chose "
-                      << want[step] << " (our p=" << p[want[step]] << ")";
+        ADD_FAILURE() << "step " << step << ": greedy token " << order[0] << " (p=" << p[order[0]] << ", gap "
+                      << ours_gap << ") but llama.cpp chose " << want[step] << " (our p=" << p[want[step]]
+                      << ", its gap " << theirs_gap << ")";
       }
     }
     // Follow the oracle's continuation so every later step compares the same context.
