@@ -16,6 +16,8 @@
 
 namespace paddock::engine {
 
+class Grammar;  // grammar.h; json_schema.h compiles Ollama's `format` into one
+
 // Names and defaults follow Ollama's options.
 struct SamplingOptions {
   float temperature = 0.8f;  // 0 = greedy
@@ -42,6 +44,11 @@ struct Request {
   // Embeddings are the mean of the final-normed hidden states over the prompt; L2-normalized
   // unless this is false (Ollama's /api/embed normalizes, the legacy /api/embeddings does not).
   bool embed_normalize = true;
+  // Structured output: every generated token keeps the output a prefix of a sentence of this
+  // grammar; end-of-generation tokens are allowed only once it is complete, and the sequence
+  // ends ("stop") as soon as the grammar admits nothing more. Logprobs then describe the masked
+  // distribution. Null: unconstrained.
+  std::shared_ptr<const Grammar> grammar;
 };
 
 struct TokenLogprob {
