@@ -172,24 +172,7 @@ Result<uint64_t> EngineImpl::submit(Request req, Sink sink) {
 }
 
 std::shared_ptr<const TokenTrie> EngineImpl::trie() {
-  std::call_once(trie_once_, [this] {
-    std::vector<std::string> pieces(static_cast<size_t>(n_vocab_));
-    std::vector<TokenTrie::Kind> kinds(static_cast<size_t>(n_vocab_), TokenTrie::Kind::kNever);
-    const int32_t n_tok = tok_->n_vocab();
-    for (int32_t id = 0; id < n_vocab_ && id < n_tok; ++id) {
-      if (tok_->is_eog(id)) {
-        kinds[id] = TokenTrie::Kind::kEndOfGeneration;
-        continue;
-      }
-      const tokenizer::TokenType t = tok_->token_type(id);
-      if (tok_->is_control(id) || t == tokenizer::TokenType::kControl || t == tokenizer::TokenType::kUnknown ||
-          t == tokenizer::TokenType::kUnused)
-        continue;
-      pieces[id] = tok_->token_to_piece(id);
-      kinds[id] = TokenTrie::Kind::kText;
-    }
-    trie_ = std::make_shared<const TokenTrie>(pieces, kinds);
-  });
+  std::call_once(trie_once_, [this] { trie_ = build_token_trie(*tok_, n_vocab_); });
   return trie_;
 }
 
@@ -434,6 +417,25 @@ void EngineImpl::publish_stats() {
 }
 
 }  // namespace
+
+std::shared_ptr<const TokenTrie> build_token_trie(const tokenizer::Tokenizer& tok, int32_t n_vocab) {
+  std::vector<std::string> pieces(static_cast<size_t>(n_vocab));
+  std::vector<TokenTrie::Kind> kinds(static_cast<size_t>(n_vocab), TokenTrie::Kind::kNever);
+  const int32_t n_tok = tok.n_vocab();
+  for (int32_t id = 0; id < n_vocab && id < n_tok; ++id) {
+    if (tok.is_eog(id)) {
+      kinds[id] = TokenTrie::Kind::kEndOfGeneration;
+      continue;
+    }
+    const tokenizer::TokenType t = tok.token_type(id);
+    if (tok.is_control(id) || t == tokenizer::TokenType::kControl || t == tokenizer::TokenType::kUnknown ||
+        t == tokenizer::TokenType::kUnused)
+      continue;  // special tokens never appear in structured output
+    pieces[id] = tok.token_to_piece(id);
+    kinds[id] = TokenTrie::Kind::kText;
+  }
+  return std::make_shared<const TokenTrie>(pieces, kinds);
+}
 
 Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Model> model,
                                                std::shared_ptr<const tokenizer::Tokenizer> tok,

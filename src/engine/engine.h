@@ -16,7 +16,8 @@
 
 namespace paddock::engine {
 
-class Grammar;  // grammar.h; json_schema.h compiles Ollama's `format` into one
+class Grammar;    // grammar.h; json_schema.h compiles Ollama's `format` into one
+class TokenTrie;  // grammar.h
 
 // Names and defaults follow Ollama's options.
 struct SamplingOptions {
@@ -106,5 +107,10 @@ class Engine {
   // Stops the loop; pending requests get an error event.
   virtual void shutdown() = 0;
 };
+
+// Every token's bytes for grammar masks (what the engine builds once per model): text tokens by
+// their decoded piece, end-of-generation tokens marked, control/unknown/unused tokens never allowed.
+// n_vocab: the model's (ids past the tokenizer's vocabulary are never allowed).
+std::shared_ptr<const TokenTrie> build_token_trie(const tokenizer::Tokenizer& tok, int32_t n_vocab);
 
 }  // namespace paddock::engine

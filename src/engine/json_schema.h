@@ -17,7 +17,7 @@ namespace paddock::engine {
 inline constexpr uint32_t kMaxIndent = 24;
 inline constexpr uint32_t kMaxIntDigits = 16;   // integer part
 inline constexpr uint32_t kMaxFracDigits = 16;  // fraction
-inline constexpr uint32_t kMaxExpDigits = 3;
+inline constexpr uint32_t kMaxExpDigits = 2;     // so every number fits a double
 
 // "json": any JSON object (what Ollama's format "json" and OpenAI's json_object give). A schema
 // object: documents valid against it. Anything else, or a schema using a keyword that would change
