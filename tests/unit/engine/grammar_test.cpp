@@ -14,6 +14,7 @@
 
 #include "engine/engine.h"
 #include "engine/json_schema.h"
+#include "grammar_vocab.h"
 #include "tokenizer/tokenizer.h"
 
 namespace paddock::engine {
@@ -323,18 +324,11 @@ TEST(JsonGrammar, DeepNestingSurvivesStateCompaction) {
 
 // ---- Token masks on a real vocabulary ----------------------------------------------------------
 
-std::shared_ptr<const tokenizer::Tokenizer> llama3() {
-  static auto tok = [] {
-    auto t = tokenizer::Tokenizer::from_file(std::string(PADDOCK_GRAMMAR_VOCAB_DIR) + "/llama3/tokenizer.json");
-    EXPECT_TRUE(t.ok()) << t.error().message();
-    return std::shared_ptr<const tokenizer::Tokenizer>(std::move(*t));
-  }();
-  return tok;
-}
+using testing::llama3;
 
 TEST(TokenMask, MaskEqualsPerTokenCheckOnLlama3Vocab) {
   auto tok = llama3();
-  auto trie = build_token_trie(*tok, tok->n_vocab());
+  auto trie = testing::llama3_trie();
   ASSERT_GE(trie->n_vocab(), 128000);
   EXPECT_FALSE(trie->eog_tokens().empty());
   auto g = any_json();
@@ -369,7 +363,7 @@ TEST(TokenMask, MaskEqualsPerTokenCheckOnLlama3Vocab) {
 
 TEST(TokenMask, SingleTokenCheckIsCheap) {
   auto tok = llama3();
-  auto trie = build_token_trie(*tok, tok->n_vocab());
+  auto trie = testing::llama3_trie();
   auto g = any_json();
   GrammarMatcher m(g);
   ASSERT_TRUE(m.accept("{\"text\": \"Once upon a time"));
