@@ -16,6 +16,7 @@ using json = nlohmann::json;
 using E = GrammarExpr;
 
 constexpr int kMaxSchemaDepth = 64;
+constexpr size_t kMaxPrefixItems = 1024;  // each nests one level deeper in the expression
 
 // Keywords that constrain validity and are not translated: rejected so a client knows.
 const std::set<std::string> kUnsupported = {
@@ -394,6 +395,8 @@ class SchemaCompiler {
       rest_schema = &*it;
       rest_path = path + "/items";
     }
+    if (prefix_items && prefix_items->size() > kMaxPrefixItems)
+      return err(path, "more than " + std::to_string(kMaxPrefixItems) + " prefixItems are not supported");
     if (prefix_items)
       for (size_t i = 0; i < prefix_items->size() && i < max; ++i) {
         ASSIGN_OR_RETURN(E e, visit((*prefix_items)[i], path + "/prefixItems/" + std::to_string(i), depth + 1));

@@ -158,6 +158,11 @@ TEST(JsonSchema, RejectsWhatItCannotHonour) {
     EXPECT_NE(g.error().message().find(c.needle), std::string::npos) << c.schema << " -> " << g.error().message();
     EXPECT_EQ(g.error().code(), ErrorCode::kInvalidArgument);
   }
+  json tuple = {{"type", "array"}, {"prefixItems", json::array()}};
+  for (int i = 0; i < 5000; ++i) tuple["prefixItems"].push_back(json::object());
+  auto t = compile_json_schema(tuple);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().message().find("prefixItems"), std::string::npos);
   // Deeply nested schemas are refused, not a stack overflow.
   json deep = {{"type", "string"}};
   for (int i = 0; i < 100; ++i) deep = {{"type", "array"}, {"items", deep}};
