@@ -4,6 +4,7 @@
 // are errors, never silently ignored.
 #include "engine/json_schema.h"
 
+#include <cmath>
 #include <functional>
 #include <optional>
 #include <set>
@@ -20,10 +21,14 @@ constexpr size_t kMaxPrefixItems = 1024;  // each nests one level deeper in the 
 
 // Keywords that constrain validity and are not translated: rejected so a client knows.
 const std::set<std::string> kUnsupported = {
-    "pattern", "patternProperties", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+    "pattern", "patternProperties",
     "multipleOf", "minProperties", "maxProperties", "propertyNames", "not", "if", "then", "else",
     "dependentRequired", "dependentSchemas", "dependencies", "contains", "minContains", "maxContains",
     "unevaluatedProperties", "unevaluatedItems", "$dynamicRef", "$recursiveRef", "contentSchema"};
+
+// Numeric bounds: supported on integers only (anywhere else they are an error).
+const char* const kNumericBounds[] = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"};
+constexpr int64_t kMaxBound = 999999999999999;  // 15 digits: exact in a double
 
 // Keywords that say nothing about validity (or only about other types' values).
 const std::set<std::string> kAnnotations = {
@@ -163,6 +168,10 @@ class SchemaCompiler {
       if (!r->is_string()) return err(path, "'$ref' must be a string");
       return ref(r->get<std::string>(), path, depth);
     }
+    if (s.contains("const") || s.contains("enum") || !s.contains("type"))
+      for (const char* k : kNumericBounds)
+        if (s.contains(k))
+          return err(path, std::string("'") + k + "' is supported only with \"type\": \"integer\"");
     if (auto c = s.find("const"); c != s.end()) return lit(c->dump());
     if (auto en = s.find("enum"); en != s.end()) {
       if (!en->is_array() || en->empty()) return err(path, "'enum' must be a non-empty array");
@@ -282,13 +291,92 @@ class SchemaCompiler {
       if (hi != E::kUnbounded && hi < lo) return err(path, "'maxLength' is below 'minLength'");
       return string(lo, hi);
     }
-    if (type == "number") return number();
-    if (type == "integer") return integer();
+    if (type == "number") {
+      for (const char* k : kNumericBounds)
+        if (s.contains(k))
+          return err(path, std::string("'") + k + "' is supported only with \"type\": \"integer\", not \"number\"");
+      return number();
+    }
+    if (type == "integer") return integer_in(s, path);
     if (type == "boolean") return boolean();
     if (type == "null") return lit("null");
     if (type == "object") return object(s, path, depth);
     if (type == "array") return array(s, path, depth);
     return err(path, "unknown type '" + type + "'");
+  }
+
+  // ---- Integer ranges ----
+  // Decimal strings (no leading zeros) of the integers in [lo, hi], either end open.
+  Result<E> integer_in(const json& s, const std::string& path) {
+    std::optional<int64_t> lo, hi;
+    for (const char* k : kNumericBounds) {
+      auto it = s.find(k);
+      if (it == s.end()) continue;
+      if (!it->is_number()) return err(path, std::string("'") + k + "' must be a number");
+      double v = it->get<double>();
+      if (!(std::fabs(v) <= static_cast<double>(kMaxBound)))
+        return err(path, std::string("'") + k + "' = " + it->dump() + " is out of the supported range (|x| <= 10^15)");
+      const std::string key = k;
+      if (key == "minimum" || key == "exclusiveMinimum") {
+        auto b = static_cast<int64_t>(key == "minimum" ? std::ceil(v) : std::floor(v) + 1);
+        lo = lo ? std::max(*lo, b) : b;
+      } else {
+        auto b = static_cast<int64_t>(key == "maximum" ? std::floor(v) : std::ceil(v) - 1);
+        hi = hi ? std::min(*hi, b) : b;
+      }
+    }
+    if (!lo && !hi) return integer();
+    if (lo && hi && *lo > *hi) return err(path, "no integer lies within the bounds");
+    std::vector<E> alts;
+    // Non-negative part.
+    if (!hi || *hi >= 0) {
+      int64_t a = lo ? std::max<int64_t>(*lo, 0) : 0;
+      alts.push_back(nonneg_range(a, hi));
+    }
+    // Negative part: "-" and the magnitudes.
+    if (!lo || *lo < 0) {
+      int64_t a = hi ? std::max<int64_t>(-std::min<int64_t>(*hi, -1), 1) : 1;
+      std::optional<int64_t> b;
+      if (lo) b = -*lo;
+      alts.push_back(seq({lit("-"), nonneg_range(a, b)}));
+    }
+    return alt(std::move(alts));
+  }
+
+  // [a, b] (b open when absent; then at most max(kMaxIntDigits, digits of a) digits).
+  E nonneg_range(int64_t a, std::optional<int64_t> b) {
+    const std::string sa = std::to_string(a);
+    const size_t max_len = b ? std::to_string(*b).size() : std::max<size_t>(kMaxIntDigits, sa.size());
+    std::vector<E> alts;
+    for (size_t len = sa.size(); len <= max_len; ++len) {
+      std::string lo_s = len == sa.size() ? sa : "1" + std::string(len - 1, '0');
+      if (len == 1 && len != sa.size()) lo_s = "0";
+      std::string hi_s = std::string(len, '9');
+      if (b && len == max_len) hi_s = std::to_string(*b);
+      if (lo_s > hi_s) continue;  // same length: string order is numeric order
+      alts.push_back(fixed_range(lo_s, hi_s));
+    }
+    return alt(std::move(alts));
+  }
+
+  // Digit strings of one length between lo and hi (inclusive, leading zeros as given).
+  E fixed_range(const std::string& lo, const std::string& hi) {
+    const size_t n = lo.size();
+    if (n == 0) return E::empty();
+    const auto all = [](const std::string& x, char c) { return x.find_first_not_of(c) == std::string::npos; };
+    auto digits = [](char a, char b) { return cls({{static_cast<uint32_t>(a), static_cast<uint32_t>(b)}}); };
+    const std::string lo_rest = lo.substr(1), hi_rest = hi.substr(1);
+    if (all(lo_rest, '0') && all(hi_rest, '9'))
+      return seq({digits(lo[0], hi[0]), E::repeat(digits('0', '9'), static_cast<uint32_t>(n - 1),
+                                                      static_cast<uint32_t>(n - 1))});
+    if (lo[0] == hi[0]) return seq({lit(std::string(1, lo[0])), fixed_range(lo_rest, hi_rest)});
+    std::vector<E> alts;
+    alts.push_back(seq({lit(std::string(1, lo[0])), fixed_range(lo_rest, std::string(n - 1, '9'))}));
+    if (lo[0] + 1 <= hi[0] - 1)
+      alts.push_back(seq({digits(static_cast<char>(lo[0] + 1), static_cast<char>(hi[0] - 1)),
+                          E::repeat(digits('0', '9'), static_cast<uint32_t>(n - 1), static_cast<uint32_t>(n - 1))}));
+    alts.push_back(seq({lit(std::string(1, hi[0])), fixed_range(std::string(n - 1, '0'), hi_rest)}));
+    return alt(std::move(alts));
   }
 
   Result<E> object(const json& s, const std::string& path, int depth) {

@@ -168,7 +168,7 @@ test('openai chat streamed and completions with json_schema', async () => {
 });
 
 test('invalid schemas are 400s with the reason, in each API\'s error shape', async () => {
-  const bad = { type: 'object', properties: { age: { type: 'integer', minimum: 0 } } };
+  const bad = { type: 'object', properties: { age: { type: 'number', minimum: 0 } } };
   for (const path of ['/api/generate', '/api/chat']) {
     const body = path === '/api/chat'
       ? { model: MODEL, messages: [{ role: 'user', content: 'hi' }], format: bad }

@@ -128,7 +128,12 @@ TEST(JsonSchema, RejectsWhatItCannotHonour) {
   };
   const Case cases[] = {
       {R"({"type":"string","pattern":"^a+$"})", "'pattern'"},
-      {R"({"type":"integer","minimum":0})", "'minimum'"},
+      {R"({"type":"number","minimum":0})", "'minimum'"},
+      {R"({"minimum":0})", "'minimum'"},
+      {R"({"enum":[1,2],"maximum":1})", "'maximum'"},
+      {R"({"type":"integer","minimum":5,"maximum":4})", "no integer"},
+      {R"({"type":"integer","minimum":1e300})", "out of the supported range"},
+      {R"({"type":"integer","exclusiveMinimum":true})", "must be a number"},
       {R"({"type":"object","properties":{"n":{"type":"number","maximum":3}}})", "#/properties/n"},
       {R"({"type":"array","uniqueItems":true})", "uniqueItems"},
       {R"({"not":{"type":"null"}})", "'not'"},
@@ -169,6 +174,49 @@ TEST(JsonSchema, RejectsWhatItCannotHonour) {
   auto g = compile_json_schema(deep);
   ASSERT_FALSE(g.ok());
   EXPECT_NE(g.error().message().find("nested deeper"), std::string::npos) << g.error().message();
+}
+
+// Integer bounds, against arithmetic: every integer near the bounds (and a sweep of small ones)
+// is accepted exactly when it lies in the range.
+TEST(JsonSchema, IntegerRanges) {
+  struct Range {
+    const char* schema;
+    int64_t lo, hi;  // INT64_MIN / INT64_MAX: open
+  };
+  const int64_t kOpenLo = INT64_MIN, kOpenHi = INT64_MAX;
+  const Range ranges[] = {
+      {R"({"type":"integer","minimum":0,"maximum":100})", 0, 100},
+      {R"({"type":"integer","minimum":18,"maximum":130})", 18, 130},
+      {R"({"type":"integer","minimum":-37,"maximum":1234})", -37, 1234},
+      {R"({"type":"integer","minimum":-1234,"maximum":-37})", -1234, -37},
+      {R"({"type":"integer","exclusiveMinimum":-5.5,"exclusiveMaximum":3})", -5, 2},
+      {R"({"type":"integer","minimum":0.5,"maximum":9.99})", 1, 9},
+      {R"({"type":"integer","minimum":7})", 7, kOpenHi},
+      {R"({"type":"integer","maximum":-3})", kOpenLo, -3},
+      {R"({"type":"integer","exclusiveMaximum":10})", kOpenLo, 9},
+      {R"({"type":"integer","minimum":999,"maximum":1000})", 999, 1000},
+      {R"({"type":"integer","minimum":1000,"maximum":99999,"exclusiveMinimum":2000})", 2001, 99999},
+      {R"({"type":"integer","minimum":0,"maximum":0})", 0, 0},
+  };
+  for (const Range& r : ranges) {
+    auto g = compile_json_schema(json::parse(r.schema));
+    ASSERT_TRUE(g.ok()) << r.schema << ": " << g.error().message();
+    std::vector<int64_t> probe;
+    for (int64_t v = -3000; v <= 3000; ++v) probe.push_back(v);
+    for (int64_t edge : {r.lo, r.hi})
+      if (edge != kOpenLo && edge != kOpenHi)
+        for (int64_t d = -2; d <= 2; ++d) probe.push_back(edge + d);
+    for (int64_t big : {int64_t{99999}, int64_t{100000}, int64_t{123456789012}, int64_t{-123456789012},
+                        int64_t{9999999999999999}, int64_t{-9999999999999999}})
+      probe.push_back(big);
+    for (int64_t v : probe) {
+      bool in = v >= r.lo && v <= r.hi;
+      ASSERT_EQ(grammar_accepts(*g, std::to_string(v)), in) << r.schema << " value " << v;
+    }
+    EXPECT_FALSE(grammar_accepts(*g, "-0"));
+    EXPECT_FALSE(grammar_accepts(*g, "007"));
+    EXPECT_FALSE(grammar_accepts(*g, "1.0"));
+  }
 }
 
 TEST(JsonSchema, AnnotationsAndDraftVariants) {
