@@ -4,8 +4,8 @@
 // stop check -> events to each request's sink. Only the engine thread ever waits on its
 // condition variable, so a wake-up is always notify_one.
 #include <algorithm>
-#include <cassert>
 #include <atomic>
+#include <cassert>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>

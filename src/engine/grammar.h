@@ -69,6 +69,11 @@ class GrammarBuilder {
   std::unordered_map<std::string, uint32_t> ids_;
 };
 
+// A grammar in GBNF, llama.cpp's grammar text format: `name ::= alternatives` rules; "literals"
+// and [classes] (ranges, ^ negation) with \n \t \r \\ \" \] \xHH \uHHHH \UHHHHHHHH escapes;
+// `.` any character; ( groups ); postfix * + ? {m} {m,} {m,n}; # comments. Errors name the line.
+Result<std::shared_ptr<const Grammar>> parse_gbnf(std::string_view text, const std::string& root = "root");
+
 // ---- The compiled grammar ----------------------------------------------------------------------
 
 // Rules are lists of alternatives; an alternative is a run of elements ended by kEnd. A byte

@@ -322,6 +322,96 @@ TEST(JsonGrammar, DeepNestingSurvivesStateCompaction) {
   EXPECT_LT(m.n_states(), 8192u);
 }
 
+// ---- GBNF text ---------------------------------------------------------------------------------
+
+// JSON written as GBNF (unbounded whitespace and numbers): must agree with the parser exactly.
+const char* const kJsonGbnf = R"gbnf(
+# JSON, any value
+root   ::= ws value ws
+value  ::= object | array | string | number | ("true" | "false" | "null")
+object ::= "{" ws ( member ( "," ws member )* )? "}"
+member ::= string ws ":" ws value ws
+array  ::= "[" ws ( value ws ( "," ws value ws )* )? "]"
+string ::= "\"" (
+             [^"\\\x00-\x1F] |
+             "\\" ( ["\\/bfnrt] | "u" esc )
+           )* "\""
+esc    ::= [0-9a-cA-Ce-fE-F] hex{3} | [dD] [0-7] hex{2}
+         | [dD] [89abAB] hex{2} "\\u" [dD] [c-fC-F] hex{2}
+hex    ::= [0-9a-fA-F]
+number ::= "-"? ("0" | [1-9] [0-9]*) ("." [0-9]+)? ([eE] [-+]? [0-9]{1,2})?
+ws     ::= [ \t\n\r]*
+)gbnf";
+
+TEST(Gbnf, JsonGrammarAgreesWithParser) {
+  auto g = parse_gbnf(kJsonGbnf);
+  ASSERT_TRUE(g.ok()) << g.error().message();
+  for (const char* s : kValid) EXPECT_TRUE(matches(*g, s)) << s;
+  for (const char* s : kInvalid) EXPECT_FALSE(matches(*g, s)) << s;
+  std::mt19937_64 rng(99);
+  for (int iter = 0; iter < 300; ++iter) {
+    std::string doc = random_value(rng, 0).dump(iter % 3);
+    ASSERT_TRUE(matches(*g, doc)) << doc;
+    std::string m = doc;
+    static const std::string kInsert = "{}[],:\" \n0e-";
+    m.insert(rng() % (m.size() + 1), 1, kInsert[rng() % kInsert.size()]);
+    static const std::regex kLongExp("[eE][-+]?[0-9]{3}");
+    if (!std::regex_search(m, kLongExp)) {
+      ASSERT_EQ(matches(*g, m), json::accept(m)) << m;
+    }
+  }
+}
+
+TEST(Gbnf, Syntax) {
+  auto g = parse_gbnf(R"(root ::= greeting " " name{1,2} "!"? tail
+greeting ::= "hi" | "hello"   # a comment
+name ::= [A-Z] [a-z]+
+tail ::= "\u00e9"* . [^a-c\]]
+)");
+  ASSERT_TRUE(g.ok()) << g.error().message();
+  EXPECT_TRUE(matches(*g, "hi Bob\xC3\xA9\xC3\xA9xd"));
+  EXPECT_TRUE(matches(*g, "hello AnnBob!\xF0\x9F\x98\x80Z"));
+  EXPECT_FALSE(matches(*g, "hello AnnBobCid!xd"));  // name{1,2}
+  EXPECT_FALSE(matches(*g, "hi Bob!xb"));             // [^a-c\]]
+  EXPECT_FALSE(matches(*g, "hi Bob!x]"));
+  auto root2 = parse_gbnf("a ::= \"x\"\nb ::= a a", "b");
+  ASSERT_TRUE(root2.ok());
+  EXPECT_TRUE(matches(*root2, "xx"));
+}
+
+TEST(Gbnf, ErrorsNameTheLine) {
+  struct Case {
+    const char* text;
+    const char* needle;
+  };
+  const Case cases[] = {
+      {"", "empty"},
+      {"root ::= \"a", "line 1: unterminated string"},
+      {"root ::= a\n\na ::= [b", "line 3: unterminated character class"},
+      {"root ::= ( \"a\" ", "expected ')'"},
+      {"root ::= \"a\"{2,1}", "maximum is below"},
+      {"root ::= \"a\"{1", "expected '}'"},
+      {"root ::= \"a\"{99999999}", "too large"},
+      {"root ::= missing", "'missing' is used but not defined"},
+      {"root ::= root \"a\"", "left-recursive"},
+      {"root ::= \"a\"\nroot ::= \"b\"", "defined twice"},
+      {"root = \"a\"", "expected '::='"},
+      {"other ::= \"a\"", "no rule 'root'"},
+      {"root ::= \"\\q\"", "unknown escape"},
+      {"root ::= \"\\xZZ\"", "bad hex"},
+      {"root ::= [z-a]", "out of order"},
+      {"root ::= \"a\" @", "unexpected character"},
+      {"root ::= \"\xC3\"", "invalid UTF-8"},
+  };
+  for (const Case& c : cases) {
+    auto g = parse_gbnf(c.text);
+    ASSERT_FALSE(g.ok()) << c.text;
+    EXPECT_NE(g.error().message().find(c.needle), std::string::npos) << c.text << " -> " << g.error().message();
+  }
+  std::string deep = "root ::= " + std::string(1000, '(') + "\"a\"" + std::string(1000, ')');
+  EXPECT_FALSE(parse_gbnf(deep).ok());
+}
+
 // ---- Token masks on a real vocabulary ----------------------------------------------------------
 
 using testing::llama3;
