@@ -10,7 +10,6 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <regex>
 
 #include "engine/engine.h"
 #include "engine/json_schema.h"
@@ -53,6 +52,20 @@ std::shared_ptr<const Grammar> build(const E& root_body) {
 }
 
 // Whole-string match: accepted and complete.
+// An exponent of three or more digits ([eE][-+]?[0-9]{3}): outside our number bounds. (No
+// std::regex: GCC 12 warns inside it under the sanitizer build.)
+bool has_long_exponent(const std::string& s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != 'e' && s[i] != 'E') continue;
+    size_t j = i + 1;
+    if (j < s.size() && (s[j] == '+' || s[j] == '-')) ++j;
+    size_t d = 0;
+    while (j + d < s.size() && s[j + d] >= '0' && s[j + d] <= '9') ++d;
+    if (d >= 3) return true;
+  }
+  return false;
+}
+
 bool matches(const std::shared_ptr<const Grammar>& g, std::string_view s) {
   GrammarMatcher m(g);
   return m.accept(s) && m.is_complete();
@@ -279,8 +292,7 @@ TEST(JsonGrammar, AgreesWithParserOnRandomAndMutatedDocuments) {
       }
       // Exponents are bounded to two digits (so every output fits a double; the parser rejects
       // what overflows), runs of blanks to one.
-      static const std::regex kLongExp("[eE][-+]?[0-9]{3}");
-      bool in_bounds = m.find("  ") == std::string::npos && m.back() != ' ' && !std::regex_search(m, kLongExp);
+      bool in_bounds = m.find("  ") == std::string::npos && m.back() != ' ' && !has_long_exponent(m);
       if (theirs && in_bounds) {
         ASSERT_TRUE(ours) << m;
       }
@@ -355,8 +367,7 @@ TEST(Gbnf, JsonGrammarAgreesWithParser) {
     std::string m = doc;
     static const std::string kInsert = "{}[],:\" \n0e-";
     m.insert(rng() % (m.size() + 1), 1, kInsert[rng() % kInsert.size()]);
-    static const std::regex kLongExp("[eE][-+]?[0-9]{3}");
-    if (!std::regex_search(m, kLongExp)) {
+    if (!has_long_exponent(m)) {
       ASSERT_EQ(matches(*g, m), json::accept(m)) << m;
     }
   }
