@@ -5,6 +5,7 @@
 // condition variable, so a wake-up is always notify_one.
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -14,6 +15,7 @@
 #include <unordered_map>
 
 #include "engine/engine.h"
+#include "engine/grammar.h"
 #include "engine/sampler.h"
 #include "engine/scheduler.h"
 #include "engine/stop.h"
@@ -46,6 +48,7 @@ struct Active : Sequence {
   Sampler sampler;
   tokenizer::StreamDecoder decoder;
   StopMatcher stop;
+  std::unique_ptr<GrammarMatcher> matcher;  // structured output; null when unconstrained
   int32_t n_generated = 0;
   bool started = false, first_token = false;
   Clock::time_point t_start, t_first_token;
@@ -89,12 +92,15 @@ class EngineImpl final : public Engine {
   void finish(Active* a, const char* reason);
   void fail(Active* a, const std::string& message);
   void publish_stats();
+  std::shared_ptr<const TokenTrie> trie();
 
   std::unique_ptr<Model> model_;
   std::shared_ptr<const tokenizer::Tokenizer> tok_;
   Options opts_;
   int32_t n_vocab_ = 0;
   std::atomic<uint64_t> next_id_{1};
+  std::once_flag trie_once_;
+  std::shared_ptr<const TokenTrie> trie_;  // the vocabulary's bytes, built on first grammar use
 
   // Shared with callers.
   std::mutex mu_, join_mu_;
@@ -147,6 +153,10 @@ Result<uint64_t> EngineImpl::submit(Request req, Sink sink) {
   RETURN_IF_ERROR(validate(req, &num_ctx));
   // Per-request setup happens here, on the caller's thread, not on the engine thread.
   auto a = std::make_unique<Active>(std::move(req), std::move(sink), *tok_, n_vocab_, num_ctx);
+  if (a->req.grammar) {
+    a->matcher = std::make_unique<GrammarMatcher>(a->req.grammar);
+    a->sampler.set_grammar(a->matcher.get(), trie().get(), a->req.top_logprobs >= 0);
+  }
   a->id = next_id_.fetch_add(1);
   a->tokens = std::move(a->req.prompt);
   a->n_prompt = static_cast<int32_t>(a->tokens.size());
@@ -159,6 +169,11 @@ Result<uint64_t> EngineImpl::submit(Request req, Sink sink) {
   }
   cv_.notify_one();
   return id;
+}
+
+std::shared_ptr<const TokenTrie> EngineImpl::trie() {
+  std::call_once(trie_once_, [this] { trie_ = build_token_trie(*tok_, n_vocab_); });
+  return trie_;
 }
 
 void EngineImpl::shutdown() {
@@ -251,7 +266,11 @@ void EngineImpl::step() {
     ++row;
     if (a->state == Sequence::State::kFinished) continue;
     int32_t token = a->sampler.sample(logits, a->tokens);
-    on_token(a, token, logits);
+    if (token < 0) {
+      fail(a, "structured output: no token of the vocabulary can continue the output the format requires");
+      continue;
+    }
+    on_token(a, token, a->sampler.last_logits(logits));
   }
 }
 
@@ -266,10 +285,16 @@ void EngineImpl::on_token(Active* a, int32_t token, std::span<const float> logit
   ev.kind = Event::Kind::kToken;
   ev.token = token;
   const bool eog = tok_->is_eog(token);
+  if (a->matcher && !eog) {
+    [[maybe_unused]] bool ok = a->matcher->accept(trie_->piece(token));
+    assert(ok);  // the sampler only returns tokens the grammar allows
+  }
   if (!eog) ev.text = a->stop.push(a->decoder.push(token));
   const char* reason = nullptr;
   if (a->stop.stopped() || eog) {
     reason = "stop";
+  } else if (a->matcher && a->matcher->is_complete() && !a->matcher->can_continue()) {
+    reason = "stop";  // the structured output is complete and nothing more may follow
   } else if (a->req.num_predict > 0 && a->n_generated >= a->req.num_predict) {
     reason = "length";
   } else if (static_cast<int32_t>(a->tokens.size()) >= a->max_len) {
@@ -392,6 +417,25 @@ void EngineImpl::publish_stats() {
 }
 
 }  // namespace
+
+std::shared_ptr<const TokenTrie> build_token_trie(const tokenizer::Tokenizer& tok, int32_t n_vocab) {
+  std::vector<std::string> pieces(static_cast<size_t>(n_vocab));
+  std::vector<TokenTrie::Kind> kinds(static_cast<size_t>(n_vocab), TokenTrie::Kind::kNever);
+  const int32_t n_tok = tok.n_vocab();
+  for (int32_t id = 0; id < n_vocab && id < n_tok; ++id) {
+    if (tok.is_eog(id)) {
+      kinds[id] = TokenTrie::Kind::kEndOfGeneration;
+      continue;
+    }
+    const tokenizer::TokenType t = tok.token_type(id);
+    if (tok.is_control(id) || t == tokenizer::TokenType::kControl || t == tokenizer::TokenType::kUnknown ||
+        t == tokenizer::TokenType::kUnused)
+      continue;  // special tokens never appear in structured output
+    pieces[id] = tok.token_to_piece(id);
+    kinds[id] = TokenTrie::Kind::kText;
+  }
+  return std::make_shared<const TokenTrie>(pieces, kinds);
+}
 
 Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Model> model,
                                                std::shared_ptr<const tokenizer::Tokenizer> tok,

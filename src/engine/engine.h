@@ -16,6 +16,9 @@
 
 namespace paddock::engine {
 
+class Grammar;    // grammar.h; json_schema.h compiles Ollama's `format` into one
+class TokenTrie;  // grammar.h
+
 // Names and defaults follow Ollama's options.
 struct SamplingOptions {
   float temperature = 0.8f;  // 0 = greedy
@@ -42,6 +45,11 @@ struct Request {
   // Embeddings are the mean of the final-normed hidden states over the prompt; L2-normalized
   // unless this is false (Ollama's /api/embed normalizes, the legacy /api/embeddings does not).
   bool embed_normalize = true;
+  // Structured output: every generated token keeps the output a prefix of a sentence of this
+  // grammar; end-of-generation tokens are allowed only once it is complete, and the sequence
+  // ends ("stop") as soon as the grammar admits nothing more. Logprobs then describe the masked
+  // distribution. Null: unconstrained.
+  std::shared_ptr<const Grammar> grammar;
 };
 
 struct TokenLogprob {
@@ -99,5 +107,10 @@ class Engine {
   // Stops the loop; pending requests get an error event.
   virtual void shutdown() = 0;
 };
+
+// Every token's bytes for grammar masks (what the engine builds once per model): text tokens by
+// their decoded piece, end-of-generation tokens marked, control/unknown/unused tokens never allowed.
+// n_vocab: the model's (ids past the tokenizer's vocabulary are never allowed).
+std::shared_ptr<const TokenTrie> build_token_trie(const tokenizer::Tokenizer& tok, int32_t n_vocab);
 
 }  // namespace paddock::engine

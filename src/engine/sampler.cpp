@@ -179,7 +179,36 @@ size_t Sampler::draw(const std::vector<Candidate>& c, double u) {
   return 0;
 }
 
+void Sampler::set_grammar(GrammarMatcher* matcher, const TokenTrie* trie, bool always_mask) {
+  assert((matcher == nullptr) == (trie == nullptr));
+  assert(trie == nullptr || trie->n_vocab() == n_vocab_);
+  matcher_ = matcher;
+  trie_ = trie;
+  always_mask_ = always_mask;
+}
+
 int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> history) {
+  masked_used_ = false;
+  if (matcher_ == nullptr) return sample_plain(logits, history);
+  if (!always_mask_) {
+    int32_t t = sample_plain(logits, history);
+    if (matcher_->allows_token(*trie_, t)) return t;
+  }
+  ++n_full_masks_;
+  if (matcher_->fill_mask(*trie_, allowed_) == 0) return -1;
+  masked_.resize(static_cast<size_t>(n_vocab_));
+  for (int32_t id = 0; id < n_vocab_; ++id) masked_[id] = allowed_[id] ? logits[id] : kNegInf;
+  masked_used_ = true;
+  int32_t t = sample_plain(masked_, history);
+  if (allowed_[t]) return t;
+  // Every allowed token had a -inf (or NaN) logit: the chain fell back to a banned one. Take the
+  // lowest allowed id, as a greedy pass over equal logits would.
+  for (int32_t id = 0; id < n_vocab_; ++id)
+    if (allowed_[id]) return id;
+  return -1;
+}
+
+int32_t Sampler::sample_plain(std::span<const float> logits, std::span<const int32_t> history) {
   assert(static_cast<int32_t>(logits.size()) == n_vocab_);
   // Bias and penalties touch few tokens: keep them sparse (adj_, indexed through slot_), so the
   // vocabulary is only scanned, never copied, unless no top_k bounds the candidate set.

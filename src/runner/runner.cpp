@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "engine/engine.h"
+#include "engine/json_schema.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
 #include "runner/prompt.h"
@@ -142,8 +143,14 @@ struct Runner {
 
   void generate(const json& m) {
     uint64_t id = m.value("id", uint64_t(0));
-    json format = m.value("format", json(nullptr));
-    if (!format.is_null()) return error(id, "structured output ('format') is not supported by this engine yet", "bad_request");
+    // Structured output: the format compiles to a grammar before anything is queued, so a bad
+    // schema is a bad_request (HTTP 400) naming the problem.
+    std::shared_ptr<const engine::Grammar> grammar;
+    if (json format = m.value("format", json(nullptr)); !format.is_null() && format != "") {
+      auto g = engine::compile_format(format);
+      if (!g.ok()) return error(id, g.error().message(), "bad_request");
+      grammar = std::move(*g);
+    }
     auto prompt = render_prompt(m, *tok);
     if (!prompt.ok()) return error(id, prompt.error().message(), "bad_request");
     if (m.value("render_only", false)) {
@@ -154,6 +161,7 @@ struct Runner {
     auto st = fill_request(m.value("options", json::object()), r);
     if (!st.ok()) return error(id, st.error().message(), "bad_request");
     r.top_logprobs = m.value("top_logprobs", -1);
+    r.grammar = std::move(grammar);
     // Context ids from a previous /api/generate answer come first.
     if (auto c = m.find("context"); c != m.end() && c->is_array())
       for (auto& t : *c) {
