@@ -5,17 +5,17 @@
 //       (sequence.evaluate's generator, greedy), the way llama-bench's tg runs one token per decode;
 // node-llama-cpp's own per-token cost in the tg loop (JS, scheduler, greedy sampling) is bounded by
 // running this script on a tiny model, where a decode costs almost nothing (bench/cpu/README.md).
-// Usage: node bench/cpu/llamacpp_bench.mjs MODEL THREADS [PP=512] [TG=128] [REPS=1]
+// Usage: node bench/cpu/llamacpp_bench.mjs MODEL THREADS [PP=512] [TG=128] [REPS=1] [N_VOCAB=32000]
 import {join, dirname} from "node:path";
 import {fileURLToPath} from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const {getLlama} = await import(join(root, "tools/oracles/node_modules/node-llama-cpp/dist/index.js"));
-const [model_path, threadsArg, ppArg, tgArg, repsArg] = process.argv.slice(2);
+const [model_path, threadsArg, ppArg, tgArg, repsArg, vocabArg] = process.argv.slice(2);
 const threads = Number(threadsArg ?? 2), pp = Number(ppArg ?? 512), tg = Number(tgArg ?? 128), reps = Number(repsArg ?? 1);
 const llama = await getLlama({gpu: false, build: "never", logLevel: "error", maxThreads: threads});
 const model = await llama.loadModel({modelPath: model_path});
-const nVocab = model.tokens?.length ?? model.fileInsights.metadata?.tokenizer?.ggml?.tokens?.length ?? 32000;
+const nVocab = Number(vocabArg ?? 32000);  // token ids as bench_cpu draws them
 const ctx = await model.createContext({
   contextSize: Math.max(1024, pp + tg + 16), sequences: 1, batchSize: pp, threads: {ideal: threads, min: threads},
 });

@@ -143,18 +143,19 @@ TEST_P(Kernels, EverySimdLevelMatchesScalar) {
       for (int64_t r = 0; r < n_rows; ++r)
         EXPECT_NEAR(got[r], want[a][r], 1e-5 * abs_sum[r] + 1e-5) << level << " " << type_info(t)->name << " row " << r;
     }
-    // multi-activation variant == single rows, with odd counts and strides
-    for (int n_act : {1, 3, 4, 5, 8, 11}) {
+    // multi-activation variant == single rows, with odd counts and strides; from 16 rows on the
+    // AVX-512 level takes its packed int8 GEMM (partial 16-row panels and 8-row tiles included)
+    for (int n_act : {1, 3, 4, 5, 8, 11, 16, 29}) {
       std::vector<uint8_t> acts;
       const uint64_t as = act_row_size(t, k) + 64;
       acts.resize(as * static_cast<uint64_t>(n_act));
-      for (int a = 0; a < n_act; ++a) std::memcpy(&acts[a * as], c.act[a].data(), c.act[a].size());
+      for (int a = 0; a < n_act; ++a) std::memcpy(&acts[a * as], c.act[a % 11].data(), c.act[a % 11].size());
       const int64_t os = n_rows + 3;
       std::vector<float> out(static_cast<size_t>(os * n_act), -12345.0f);
       dot_rows_multi(t, c.w.data(), c.w_stride, n_rows, acts.data(), as, n_act, k, out.data(), os);
       for (int a = 0; a < n_act; ++a)
         for (int64_t r = 0; r < n_rows; ++r)
-          EXPECT_NEAR(out[a * os + r], want[a][r], 1e-5 * abs_sum[r] + 1e-5)
+          EXPECT_NEAR(out[a * os + r], want[a % 11][r], 1e-5 * abs_sum[r] + 1e-5)
               << level << " multi " << n_act << " " << type_info(t)->name;
       EXPECT_EQ(out[os - 1], -12345.0f);  // padding untouched
     }
@@ -208,6 +209,8 @@ TEST_P(Kernels, ArbitraryBytesAreSafe) {
     std::vector<float> out(static_cast<size_t>(n_rows));
     dot_rows(t, w.data(), *row_size(t, k), n_rows, act.data(), k, out.data());
     dot_rows_multi(t, w.data(), *row_size(t, k), n_rows, act.data(), 0, 2, k, out.data(), 0);
+    std::vector<float> out_many(static_cast<size_t>(n_rows * 20));
+    dot_rows_multi(t, w.data(), *row_size(t, k), n_rows, act.data(), 0, 20, k, out_many.data(), n_rows);
   }
 }
 
