@@ -6,9 +6,9 @@
 #if defined(__x86_64__) && defined(PADDOCK_QUANT_X86)
 #include <immintrin.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <type_traits>
-#include <vector>
 
 #include "quant/blocks.h"
 
