@@ -9,6 +9,10 @@
 
 #include "util/status.h"
 
+namespace paddock {
+class ThreadPool;
+}
+
 namespace paddock::quant {
 
 // ggml type ids as stored in GGUF tensor infos.
@@ -42,6 +46,12 @@ void dequantize_row(Type t, const void* src, float* dst, int64_t n);
 // Reference quantize of n elements into dst (row_size bytes). `imatrix` optional importance
 // weights (n floats) for the K-quants; nullptr = uniform.
 void quantize_row(Type t, const float* src, void* dst, int64_t n, const float* imatrix = nullptr);
+
+// quantize_row over n_rows rows of n_per_row elements: src rows contiguous, dst rows row_size
+// bytes apart; imatrix (n_per_row floats) applies to every row. The rows are split over `pool`'s
+// threads (nullptr: the calling thread alone); the bytes are the same as row-by-row quantize_row.
+void quantize_rows(Type t, const float* src, void* dst, int64_t n_rows, int64_t n_per_row,
+                   const float* imatrix = nullptr, ThreadPool* pool = nullptr);
 
 // llama.cpp file types (general.file_type, LLAMA_FTYPE_* ids) and the per-tensor type mix of a
 // "mostly" type, e.g. Q4_K_M uses Q6_K for some tensors. Used by the quantize tool and /api/show.

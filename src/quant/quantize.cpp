@@ -2,6 +2,8 @@
 // K-quants fit each group's scale (and min) by a small search with weighted least squares, then
 // quantize the group scales against the super-block scale and re-round every value against the
 // final, stored scales. Not bit-identical to llama.cpp's quantizer, but the same block layouts.
+#include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <cmath>
 #include <cstring>
@@ -9,15 +11,22 @@
 #include "quant/blocks.h"
 #include "quant/quant.h"
 #include "util/half.h"
+#include "util/thread_pool.h"
 
 namespace paddock::quant {
 namespace {
 
 // Round to nearest and clamp to [lo, hi]; NaN maps to lo (bad weights must not be UB).
-int round_clamp(float v, int lo, int hi) {
-  if (!(v > static_cast<float>(lo))) return lo;
-  if (v >= static_cast<float>(hi)) return hi;
-  return static_cast<int>(std::lround(v));
+// Clamp, then round half away from zero exactly like std::lround, without branches (a library call
+// plus unpredictable branches per value were the quantizers' hot spot): the remainder v - trunc(v)
+// is exact in float. NaN maps to lo: `v > lo ? v : lo` is false for NaN.
+inline int round_clamp(float v, int lo, int hi) {
+  const float flo = static_cast<float>(lo), fhi = static_cast<float>(hi);
+  float c = v > flo ? v : flo;
+  c = c < fhi ? c : fhi;
+  const int i = static_cast<int>(c);
+  const float r = c - static_cast<float>(i);
+  return i + static_cast<int>(r >= 0.5f) - static_cast<int>(r <= -0.5f);
 }
 
 // Importance of each value for the least-squares fits: larger values matter more, scaled by the
@@ -456,6 +465,31 @@ void quantize_row(Type t, const float* src, void* dst, int64_t n, const float* i
     default:
       assert(false && "no reference quantizer for this type");
   }
+}
+
+void quantize_rows(Type t, const float* src, void* dst, int64_t n_rows, int64_t n_per_row, const float* imatrix,
+                   ThreadPool* pool) {
+  const auto rb = row_size(t, n_per_row);
+  assert(rb.ok());
+  const uint64_t row_bytes = *rb;
+  auto run = [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r)
+      quantize_row(t, src + r * n_per_row, static_cast<uint8_t*>(dst) + static_cast<uint64_t>(r) * row_bytes,
+                   n_per_row, imatrix);
+  };
+  if (pool == nullptr || pool->size() <= 1 || n_rows < 2) {
+    run(0, n_rows);
+    return;
+  }
+  // Chunks of a few rows handed out in order, so an uneven split (threads slowed by other load)
+  // does not leave one thread with the tail.
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(16, n_rows / (8 * pool->size())));
+  const int64_t n_chunks = (n_rows + chunk - 1) / chunk;
+  std::atomic<int64_t> next{0};
+  pool->run_on_all([&](int, int) {
+    for (int64_t c = next.fetch_add(1); c < n_chunks; c = next.fetch_add(1))
+      run(c * chunk, std::min(n_rows, (c + 1) * chunk));
+  });
 }
 
 }  // namespace paddock::quant

@@ -2,7 +2,8 @@
 // module's kernels: activations are converted once per step into the weight type's activation
 // format (Q8_0 / Q8_1 / Q8_K int8 blocks, or F32 for float weights), then threads split the
 // weight rows (of every weight sharing the input) into panels and each panel is multiplied with
-// tiles of activation rows, so a weight row is read from memory once per tile.
+// tiles of activation rows, so a weight row is read from memory once per tile (with AVX-512 VNNI,
+// quant's packed int8 GEMM for Q8_0 / Q4_0 / Q4_K / Q6_K).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -138,7 +139,8 @@ void CpuBackend::matmul_multi(const Tensor& x, std::span<const MatmulJob> jobs) 
   int64_t total_rows = 0;
   for (const MatmulJob& j : jobs) total_rows += j.w->rows;
   const int nt = pool_.size();
-  const int64_t panel = std::clamp<int64_t>((total_rows + 8 * nt - 1) / (8 * nt), 8, 64);
+  // Multiples of 16 rows: the AVX-512 GEMM packs 16-row panels.
+  const int64_t panel = std::clamp<int64_t>((total_rows + 8 * nt - 1) / (8 * nt), 16, 64) / 16 * 16;
   struct Panel {
     uint32_t job;
     int64_t r0, nr;
@@ -148,7 +150,9 @@ void CpuBackend::matmul_multi(const Tensor& x, std::span<const MatmulJob> jobs) 
   for (size_t j = 0; j < jobs.size(); ++j)
     for (int64_t r0 = 0; r0 < jobs[j].w->rows; r0 += panel)
       panels.push_back({static_cast<uint32_t>(j), r0, std::min(panel, jobs[j].w->rows - r0)});
-  constexpr int64_t kTokTile = 64;
+  // Token tiles: the AVX-512 GEMM packs a panel once per call, so it gets every token at once; the
+  // row-at-a-time kernels keep 64 activation rows in cache.
+  const int64_t tok_tile = std::strcmp(quant::simd_level(), "avx512") == 0 ? std::max<int64_t>(n, 1) : 64;
   par(static_cast<int64_t>(panels.size()), panel * k * n, [&](int, int64_t pb, int64_t pe) {
     for (int64_t p = pb; p < pe; ++p) {
       const Panel& pn = panels[static_cast<size_t>(p)];
@@ -157,8 +161,8 @@ void CpuBackend::matmul_multi(const Tensor& x, std::span<const MatmulJob> jobs) 
       const Fmt& f = fmts[job_fmt[pn.job]];
       const uint8_t* wp = static_cast<const uint8_t*>(w.data) + static_cast<uint64_t>(pn.r0) * w.row_bytes;
       const float* bf = job.bias != nullptr ? static_cast<const float*>(job.bias->data) : nullptr;
-      for (int64_t t0 = 0; t0 < n; t0 += kTokTile) {
-        const int64_t na = std::min(kTokTile, n - t0);
+      for (int64_t t0 = 0; t0 < n; t0 += tok_tile) {
+        const int64_t na = std::min(tok_tile, n - t0);
         float* o = job.out.f32() + t0 * job.out.stride + pn.r0;
         if (na == 1) {
           quant::dot_rows(w.type, wp, w.row_bytes, pn.nr, f.data + t0 * f.row_bytes, k, o);

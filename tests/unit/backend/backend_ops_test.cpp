@@ -5,8 +5,10 @@
 
 #include <cmath>
 #include <random>
+#include <string>
 
 #include "backend/backend.h"
+#include "quant/kernels.h"
 #include "quant/quant.h"
 #include "util/half.h"
 
@@ -89,6 +91,45 @@ TEST_P(MatmulTypes, MatchesDequantizedReference) {
     const double bound = type == quant::Type::F32 ? 1e-5 : type == quant::Type::F16 ? 1e-3 : type == quant::Type::BF16 ? 5e-3 : 2e-2;
     EXPECT_LT(std::sqrt(err / norm), bound) << ti->name << " n=" << n;
   }
+}
+
+// Every SIMD level (scalar, AVX2, AVX-512 with its packed int8 GEMM for many tokens) gives the
+// same matmul up to float summation order: the integer block sums are exact at every level.
+TEST_P(MatmulTypes, SimdLevelsAgree) {
+  const quant::Type type = GetParam();
+  const quant::TypeInfo* ti = quant::type_info(type);
+  ASSERT_NE(ti, nullptr);
+  Fixture f;
+  const int64_t k = 1024, rows = 88;
+  auto wf = randv(static_cast<size_t>(rows * k), 3);
+  const uint64_t rb = *quant::row_size(type, k);
+  std::vector<uint8_t> wq(static_cast<size_t>(rb * rows));
+  for (int64_t r = 0; r < rows; ++r) quant::quantize_row(type, wf.data() + r * k, wq.data() + r * rb, k);
+  auto w = f.be->upload_weight(type, rows, k, wq.data());
+  ASSERT_TRUE(w.ok()) << w.error().message();
+  const std::string best = quant::simd_level();
+  for (int64_t n : {1, 19, 45}) {
+    auto xv = randv(static_cast<size_t>(n * k), 4);
+    Tensor x = f.make(n, k, xv);
+    std::vector<std::vector<float>> outs;
+    std::vector<std::string> levels;
+    for (const char* level : {"scalar", "avx2", "avx512"}) {
+      if (!quant::set_simd_level_for_testing(level)) continue;
+      Tensor out = f.make(n, rows);
+      f.be->matmul(x, *w, nullptr, out);
+      outs.push_back(f.read(out));
+      levels.emplace_back(level);
+    }
+    for (size_t l = 1; l < outs.size(); ++l)
+      for (int64_t t = 0; t < n; ++t)
+        for (int64_t r = 0; r < rows; ++r) {
+          double mag = 0;
+          for (int64_t c = 0; c < k; ++c) mag += std::fabs(static_cast<double>(wf[r * k + c]) * xv[t * k + c]);
+          ASSERT_NEAR(outs[l][t * rows + r], outs[0][t * rows + r], 1e-5 * mag + 1e-6)
+              << ti->name << " " << levels[l] << " vs scalar, n=" << n << " token " << t << " row " << r;
+        }
+  }
+  ASSERT_TRUE(quant::set_simd_level_for_testing(best.c_str()));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulTypes,

@@ -3,13 +3,14 @@
 // probabilities mostly 0.5-0.9), then quantized with the quant module's reference quantizers.
 #include "test_model.h"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "util/half.h"
+#include "util/thread_pool.h"
 
 namespace paddock::testing {
 namespace {
@@ -53,11 +54,16 @@ Status fill(std::span<uint8_t> out, quant::Type type, int64_t ne0, Init init, fl
             uint64_t id) {
   uint64_t st = seed * 0x2545f4914f6cdd1dull + id * 0x9e3779b97f4a7c15ull + 7;
   ASSIGN_OR_RETURN(uint64_t rb, quant::row_size(type, ne0));
-  std::vector<float> row(static_cast<size_t>(ne0));
+  // Rows are drawn in order, a chunk at a time, and the chunk quantized on all cores.
+  static ThreadPool pool(0);
   const uint64_t rows = out.size() / rb;
   const float fan = init == Init::kLinear || init == Init::kOutput ? 1.0f / std::sqrt(static_cast<float>(ne0)) : 1.0f;
-  for (uint64_t r = 0; r < rows; ++r) {
-    for (auto& v : row) {
+  const uint64_t chunk = std::min<uint64_t>(rows, 256);
+  std::vector<float> buf(static_cast<size_t>(chunk * static_cast<uint64_t>(ne0)));
+  for (uint64_t r0 = 0; r0 < rows; r0 += chunk) {
+    const uint64_t nr = std::min(chunk, rows - r0);
+    for (size_t i = 0; i < static_cast<size_t>(nr * static_cast<uint64_t>(ne0)); ++i) {
+      float& v = buf[i];
       const float u = uniform(st);
       switch (init) {
         case Init::kNorm: v = 1.0f + 0.25f * u; break;
@@ -69,7 +75,7 @@ Status fill(std::span<uint8_t> out, quant::Type type, int64_t ne0, Init init, fl
         default: v = scale * fan * u; break;
       }
     }
-    quant::quantize_row(type, row.data(), out.data() + r * rb, ne0);
+    quant::quantize_rows(type, buf.data(), out.data() + r0 * rb, static_cast<int64_t>(nr), ne0, nullptr, &pool);
   }
   return Status::Ok();
 }

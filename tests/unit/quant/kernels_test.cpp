@@ -143,18 +143,19 @@ TEST_P(Kernels, EverySimdLevelMatchesScalar) {
       for (int64_t r = 0; r < n_rows; ++r)
         EXPECT_NEAR(got[r], want[a][r], 1e-5 * abs_sum[r] + 1e-5) << level << " " << type_info(t)->name << " row " << r;
     }
-    // multi-activation variant == single rows, with odd counts and strides
-    for (int n_act : {1, 3, 4, 5, 8, 11}) {
+    // multi-activation variant == single rows, with odd counts and strides; from 16 rows on the
+    // AVX-512 level takes its packed int8 GEMM (partial 16-row panels and 8-row tiles included)
+    for (int n_act : {1, 3, 4, 5, 8, 11, 16, 29}) {
       std::vector<uint8_t> acts;
       const uint64_t as = act_row_size(t, k) + 64;
       acts.resize(as * static_cast<uint64_t>(n_act));
-      for (int a = 0; a < n_act; ++a) std::memcpy(&acts[a * as], c.act[a].data(), c.act[a].size());
+      for (int a = 0; a < n_act; ++a) std::memcpy(&acts[a * as], c.act[a % 11].data(), c.act[a % 11].size());
       const int64_t os = n_rows + 3;
       std::vector<float> out(static_cast<size_t>(os * n_act), -12345.0f);
       dot_rows_multi(t, c.w.data(), c.w_stride, n_rows, acts.data(), as, n_act, k, out.data(), os);
       for (int a = 0; a < n_act; ++a)
         for (int64_t r = 0; r < n_rows; ++r)
-          EXPECT_NEAR(out[a * os + r], want[a][r], 1e-5 * abs_sum[r] + 1e-5)
+          EXPECT_NEAR(out[a * os + r], want[a % 11][r], 1e-5 * abs_sum[r] + 1e-5)
               << level << " multi " << n_act << " " << type_info(t)->name;
       EXPECT_EQ(out[os - 1], -12345.0f);  // padding untouched
     }
@@ -208,11 +209,40 @@ TEST_P(Kernels, ArbitraryBytesAreSafe) {
     std::vector<float> out(static_cast<size_t>(n_rows));
     dot_rows(t, w.data(), *row_size(t, k), n_rows, act.data(), k, out.data());
     dot_rows_multi(t, w.data(), *row_size(t, k), n_rows, act.data(), 0, 2, k, out.data(), 0);
+    std::vector<float> out_many(static_cast<size_t>(n_rows * 20));
+    dot_rows_multi(t, w.data(), *row_size(t, k), n_rows, act.data(), 0, 20, k, out_many.data(), n_rows);
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, Kernels, ::testing::ValuesIn(kDotTypes),
                          [](const auto& info) { return std::string(type_info(info.param)->name); });
+
+TEST(KernelsBatch, CompositionDoesNotChangeResults) {
+  // A row's result must not depend on how many activation rows share the call (batched decoding
+  // == solo, bit for bit): dot_rows_multi at any count equals dot_rows, at every level. (Float
+  // weights are exempt: their tiles keep more FMA chains for small counts.)
+  for (Type t : kDotTypes) {
+    if (act_type(t) == Type::F32) continue;
+    const int64_t n_rows = 35, k = 1024;
+    Case c = make_case(t, n_rows, k, 11, 21);
+    for (const char* level : {"scalar", "avx2", "avx512"}) {
+      if (!set_simd_level_for_testing(level)) continue;
+      std::vector<std::vector<float>> solo;
+      for (int a = 0; a < 11; ++a) solo.push_back(run(c, a));
+      for (int n_act : {2, 7, 16, 24, 33}) {
+        const uint64_t as = act_row_size(t, k);
+        std::vector<uint8_t> acts(as * static_cast<uint64_t>(n_act));
+        for (int a = 0; a < n_act; ++a) std::memcpy(&acts[a * as], c.act[a % 11].data(), as);
+        std::vector<float> out(static_cast<size_t>(n_rows * n_act));
+        dot_rows_multi(t, c.w.data(), c.w_stride, n_rows, acts.data(), as, n_act, k, out.data(), n_rows);
+        for (int a = 0; a < n_act; ++a)
+          for (int64_t r = 0; r < n_rows; ++r)
+            ASSERT_EQ(out[a * n_rows + r], solo[a % 11][r]) << level << " " << type_info(t)->name << " n_act " << n_act;
+      }
+    }
+    }
+  set_simd_level_for_testing("avx512") || set_simd_level_for_testing("avx2");
+}
 
 TEST(KernelsDispatch, VeryLongRows) {
   // Rows longer than the kernels' stack buffers for activation scales (16384 elements).
