@@ -1,9 +1,10 @@
 // api_ollama: Ollama's native REST API (/api/*), field for field as OLLAMA.md §1 describes:
 // request validation, runner requests, and NDJSON or single-object responses.
 #include <memory>
-#include <thread>
+#include <optional>
 
 #include "server/app.h"
+#include "server/thinking.h"
 #include "util/log.h"
 
 namespace paddock::server {
@@ -36,6 +37,8 @@ struct GenStream {
   int64_t t0 = 0;
   bool started = false;
   std::string text;
+  std::string thinking;
+  std::optional<ThinkingSplitter> splitter;  // set when the request asked for thinking
   json logprobs = json::array();
 
   json base() const { return json{{"model", model}, {"created_at", rfc3339_ns(now_unix_ns())}}; }
@@ -46,28 +49,48 @@ struct GenStream {
     }
     ex->write(j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
   }
+  // One piece of output: accumulated (stream false) or written as a chunk. Ollama omits an
+  // empty `thinking`.
+  void emit(const ThinkingSplitter::Out& part, const json& lp) {
+    if (!stream) {
+      text += part.content;
+      thinking += part.thinking;
+      if (lp.is_array())
+        for (auto& x : lp) logprobs.push_back(x);
+      return;
+    }
+    if (part.content.empty() && part.thinking.empty() && !lp.is_array()) return;
+    json j = base();
+    if (chat) {
+      j["message"] = json{{"role", "assistant"}, {"content", part.content}};
+      if (!part.thinking.empty()) j["message"]["thinking"] = part.thinking;
+    } else {
+      j["response"] = part.content;
+      if (!part.thinking.empty()) j["thinking"] = part.thinking;
+    }
+    j["done"] = false;
+    if (lp.is_array()) j["logprobs"] = lp;
+    write_line(j);
+  }
   void on_event(const json& ev, int64_t load_ns) {
     std::string type = ev.value("type", "");
     if (type == "token") {
-      const std::string& t = ev["text"].get_ref<const std::string&>();
+      const std::string& raw_text = ev["text"].get_ref<const std::string&>();
       json lp = ev.contains("logprobs") ? ev["logprobs"] : json(nullptr);
-      if (!stream) {
-        text += t;
-        if (want_logprobs && lp.is_array())
-          for (auto& x : lp) logprobs.push_back(x);
-        return;
-      }
-      if (t.empty() && !(want_logprobs && lp.is_array())) return;
-      json j = base();
-      if (chat) j["message"] = json{{"role", "assistant"}, {"content", t}};
-      else j["response"] = t;
-      j["done"] = false;
-      if (want_logprobs && lp.is_array()) j["logprobs"] = lp;
-      write_line(j);
+      ThinkingSplitter::Out part;
+      if (splitter) part = splitter->push(raw_text);
+      else part.content = raw_text;
+      emit(part, want_logprobs && lp.is_array() ? lp : json(nullptr));
     } else if (type == "done") {
+      if (splitter) emit(splitter->flush(), nullptr);
       json j = base();
-      if (chat) j["message"] = json{{"role", "assistant"}, {"content", stream ? "" : text}};
-      else j["response"] = stream ? "" : text;
+      if (chat) {
+        j["message"] = json{{"role", "assistant"}, {"content", stream ? "" : text}};
+        if (!stream && !thinking.empty()) j["message"]["thinking"] = thinking;
+      } else {
+        j["response"] = stream ? "" : text;
+        if (!stream && !thinking.empty()) j["thinking"] = thinking;
+      }
       j["done"] = true;
       j["done_reason"] = ev.value("done_reason", "stop");
       if (ev.contains("context") && !chat) j["context"] = ev["context"];
@@ -123,6 +146,10 @@ Status check_messages(const json& msgs) {
   }
   return Status::Ok();
 }
+
+// Thinking is split out of the output only when asked for (true or a level), like Ollama; with
+// `think` false or absent the output is returned as the model wrote it.
+bool think_enabled(const json& think) { return (think.is_boolean() && think.get<bool>()) || think.is_string(); }
 
 Result<json> parse_think(const json& body) {
   auto it = body.find("think");
@@ -268,6 +295,9 @@ void handle_generate(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
   gs->stream = stream.value_or(true);
   gs->want_logprobs = logprobs.value_or(false);
   gs->t0 = t0;
+  if (think_enabled(think))
+    gs->splitter.emplace(template_opens_thinking(tmpl ? *tmpl : res->template_text.empty() ? res->chat_template
+                                                                                             : res->template_text));
   Job job;
   job.model = std::move(*res);
   job.keep_alive_ns = keep_alive;

@@ -24,6 +24,7 @@ struct CatalogEntry {
 struct Resolved {
   ModelRef ref;
   std::string template_text;  // Ollama TEMPLATE layer ("" = use the GGUF chat template)
+  std::string chat_template;  // the GGUF's tokenizer.chat_template ("" if none)
   std::string system;
   nlohmann::json params = nlohmann::json::object();   // default options from the params layer
   nlohmann::json messages = nlohmann::json::array();  // MESSAGE history

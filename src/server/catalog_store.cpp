@@ -69,6 +69,8 @@ class StoreCatalog : public Catalog {
     }
     r.ref.embedding = embedding && !completion;
     r.template_text = show.template_text;
+    if (auto ct = show.model_info.find("tokenizer.chat_template"); ct != show.model_info.end() && ct->is_string())
+      r.chat_template = ct->get<std::string>();
     r.system = show.system;
     r.params = show.params.is_object() ? show.params : json::object();
     r.messages = show.messages.is_array() ? show.messages : json::array();
