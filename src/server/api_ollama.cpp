@@ -419,8 +419,8 @@ void handle_ps(App& app, const ExPtr& ex) {
 }
 
 void handle_debug_runners(App& app, const ExPtr& ex) {
-  // Blocking stats queries: off the I/O thread.
-  std::thread([&app, ex] {
+  // Blocking stats queries: off the I/O thread, on a tracked worker.
+  bool ok = app.workers.spawn([&app, ex] {
     json out = json::array();
     for (auto& e : app.mgr->ps()) {
       json j{{"name", e.ref.name}, {"pid", e.pid}, {"active", e.active}, {"loading", e.loading}};
@@ -432,7 +432,8 @@ void handle_debug_runners(App& app, const ExPtr& ex) {
       out.push_back(j);
     }
     send_json(*ex, 200, json{{"runners", out}, {"waiting", app.mgr->waiting()}});
-  }).detach();
+  });
+  if (!ok) send_error(*ex, 503, "server is shutting down");
 }
 
 void handle_copy(App& app, HttpRequest& req, const ExPtr& ex) {
@@ -481,8 +482,10 @@ void handle_create(App& app, HttpRequest& req, const ExPtr& ex) {
   if (body.contains("path") && !body["path"].is_null())
     return send_error(*ex, 400, "'path' is not supported: upload files with /api/blobs and name them in 'files'");
   bool streaming = stream.value_or(true);
-  // Creating copies and hashes files: a worker thread, never the I/O thread.
-  std::thread([&app, ex, body, streaming] {
+  // Creating reads GGUF metadata and writes layers: a tracked worker, never the I/O thread.
+  // The App outlives it (Server::stop joins the workers); a stop mid-create cancels it before
+  // the manifest is written.
+  bool ok = app.workers.spawn([&app, ex, body, streaming] {
     bool started = false;
     auto progress = [&](const json& status) {
       if (!streaming) return;
@@ -492,7 +495,7 @@ void handle_create(App& app, HttpRequest& req, const ExPtr& ex) {
       }
       ex->write(status.dump() + "\n");
     };
-    auto st = app.catalog->create(body, progress);
+    auto st = app.catalog->create(body, progress, [&app] { return app.workers.stopping(); });
     if (!st.ok()) {
       if (started) {
         ex->write(json{{"error", st.error().message()}}.dump() + "\n");
@@ -508,7 +511,8 @@ void handle_create(App& app, HttpRequest& req, const ExPtr& ex) {
     } else {
       send_json(*ex, 200, json{{"status", "success"}});
     }
-  }).detach();
+  });
+  if (!ok) send_error(*ex, 503, "server is shutting down");
 }
 
 void handle_blob(App& app, HttpRequest& req, const ExPtr& ex, const std::string& digest) {
@@ -517,14 +521,23 @@ void handle_blob(App& app, HttpRequest& req, const ExPtr& ex, const std::string&
     if (!r.ok()) return send_error(*ex, 400, r.error().message());
     return ex->respond(*r ? 200 : 404, "", "");
   }
-  auto r = app.catalog->has_blob(digest);  // validates the digest before touching the body
-  if (!r.ok()) return send_error(*ex, 400, r.error().message());
-  auto body = std::make_shared<std::string>(std::move(req.body));
-  std::thread([&app, ex, digest, body] {
-    auto st = app.catalog->write_blob(digest, *body);
+  // POST: the HTTP layer streamed the body into a BlobUpload (server.cpp upload_sink). Without
+  // one (a body that arrived before the sink could be chosen) it is written here from memory.
+  std::shared_ptr<BlobUpload> up = std::dynamic_pointer_cast<BlobUpload>(req.sink);
+  if (!up) {
+    auto r = app.catalog->begin_blob(digest, req.body.size());
+    if (!r.ok()) return send_error(*ex, http_status(r.error()), r.error().message());
+    up = *r;
+    if (auto st = up->write(req.body); !st.ok()) return send_error(*ex, up->error_status(), st.error().message());
+  }
+  // Verifying and syncing a multi-GB file blocks: a tracked worker, never the I/O thread.
+  bool ok = app.workers.spawn([ex, up]() mutable {
+    auto st = up->commit();
+    up.reset();
     if (!st.ok()) return send_error(*ex, st.error().code() == ErrorCode::kIo ? 500 : 400, st.error().message());
     ex->respond(201, "", "");
-  }).detach();
+  });
+  if (!ok) send_error(*ex, 503, "server is shutting down");
 }
 
 }  // namespace

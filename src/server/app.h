@@ -3,9 +3,11 @@
 #pragma once
 #include <atomic>
 #include <functional>
+#include <list>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "server/api_common.h"
 #include "server/catalog.h"
@@ -15,8 +17,33 @@
 
 namespace paddock::server {
 
+// Blocking work started by a handler (create, blob commit, debug stats) runs on tracked threads
+// that Server::stop() joins before the App goes away, so none can touch freed memory.
+class Workers {
+ public:
+  ~Workers() { stop_and_join(); }
+  // Runs `fn` on a new tracked thread; false (fn not run) once stopping.
+  bool spawn(std::function<void()> fn);
+  // True once stop_and_join() began: long jobs poll this to give up early.
+  bool stopping() const { return stopping_.load(); }
+  // Refuses new work and waits for every running job.
+  void stop_and_join();
+  size_t running() const;
+
+ private:
+  struct Entry {
+    std::thread thread;
+    std::atomic<bool> done{false};
+  };
+  void reap_locked();
+  mutable std::mutex mu_;
+  std::list<std::unique_ptr<Entry>> entries_;
+  std::atomic<bool> stopping_{false};
+};
+
 struct App {
   ServerConfig cfg;
+  Workers workers;
   std::unique_ptr<Catalog> catalog;
   std::unique_ptr<Manager> mgr;
   std::atomic<uint64_t> request_counter{0};
