@@ -263,6 +263,7 @@ void handle_generate(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
   auto model_opts = parse_options(res->params);
   if (model_opts.ok()) merged = *model_opts;
   merged.merge(opts);
+  apply_num_ctx(app, *res, merged.values);
 
   json rr{{"type", "generate"},
           {"mode", chat ? "chat" : "generate"},
@@ -350,6 +351,7 @@ void handle_embed(App& app, HttpRequest& req, const ExPtr& ex, bool legacy) {
   Job job;
   job.model = std::move(*res);
   job.keep_alive_ns = keep_alive;
+  apply_num_ctx(app, job.model, opts.values);
   job.runner_req = json{{"type", "embed"}, {"inputs", inputs}, {"truncate", truncate.value_or(true)},
                         {"options", opts.values}};
   if (dims) job.runner_req["dimensions"] = *dims;

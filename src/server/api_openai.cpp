@@ -307,6 +307,7 @@ void handle_completion(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
   GenOptions merged;
   if (auto mo = parse_options(res->params); mo.ok()) merged = *mo;
   for (auto& [k, v] : opts.items()) merged.values[k] = v;
+  apply_num_ctx(app, *res, merged.values);
   rr["options"] = merged.values;
   rr["system"] = res->system;
   rr["template"] = res->template_text;

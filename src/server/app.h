@@ -72,6 +72,10 @@ void run_job(App& app, const std::shared_ptr<Exchange>& ex, Job job);
 
 // Resolves a model name for a request: 400 for an invalid name, 404 (Ollama's text) if absent.
 Result<Resolved> resolve_model(App& app, const std::string& name);
+// The context a request's options ask for: num_ctx above the model's trained length is clamped to
+// it (logged, as Ollama does) in `options`; the result goes into res.ref (the manager restarts a
+// runner whose context is smaller) and the memory estimate is redone for it.
+void apply_num_ctx(App& app, Resolved& res, json& options);
 
 // Route tables; each returns false if the path is not theirs.
 bool route_ollama(App& app, HttpRequest& req, const std::shared_ptr<Exchange>& ex);

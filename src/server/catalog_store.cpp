@@ -3,6 +3,7 @@
 // server never opens a path a client names).
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 
@@ -79,6 +80,9 @@ class StoreCatalog : public Catalog {
     struct stat st {};
     uint64_t weights = ::stat(show.model_path.c_str(), &st) == 0 ? uint64_t(st.st_size) : show.entry.size;
     r.ref.mem_estimate = estimate_memory(weights, show.model_info, num_ctx, num_parallel);
+    std::string arch = show.model_info.value("general.architecture", "");
+    if (auto c = show.model_info.find(arch + ".context_length"); c != show.model_info.end() && c->is_number_integer())
+      r.ref.ctx_train = int(std::clamp<int64_t>(c->get<int64_t>(), 0, kMaxNumCtx));
     bool completion = false, embedding = false;
     for (auto& c : show.capabilities) {
       if (c == "completion") completion = true;

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <cstdlib>
 #include <mutex>
@@ -95,6 +96,23 @@ Result<Resolved> resolve_model(App& app, const std::string& name) {
   if (!r.ok() && r.error().code() == ErrorCode::kNotFound)
     return make_error(ErrorCode::kNotFound, "model \"{}\" not found, try pulling it first", name);
   return r;
+}
+
+void apply_num_ctx(App& app, Resolved& res, json& options) {
+  auto it = options.find("num_ctx");
+  if (it == options.end() || !it->is_number_integer()) return;
+  int want = int(std::clamp<int64_t>(it->get<int64_t>(), 1, kMaxNumCtx));
+  if (res.ref.ctx_train > 0 && want > res.ref.ctx_train) {
+    log::warn("{}: requested context size {} is larger than the model's trained context {}; using {}", res.ref.name,
+              want, res.ref.ctx_train, res.ref.ctx_train);
+    want = res.ref.ctx_train;
+    *it = want;
+  }
+  res.ref.num_ctx = want;
+  if (want > app.cfg.num_ctx) {  // the bigger runner needs more memory: estimate it for that context
+    if (auto r = app.catalog->resolve(res.ref.name, want, app.cfg.num_parallel); r.ok())
+      res.ref.mem_estimate = r->ref.mem_estimate;
+  }
 }
 
 namespace {
