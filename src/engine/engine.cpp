@@ -123,7 +123,7 @@ Status EngineImpl::validate(const Request& r, int32_t* num_ctx) const {
   if (r.embed) {
     const Pooling pool = model_->info().pooling;
     if (pool != Pooling::kMean && pool != Pooling::kCls && pool != Pooling::kLast)
-      return make_error(ErrorCode::kUnsupported, "this model's pooling type ({}) is not supported for embeddings (mean, cls and last are)",
+      return make_error(ErrorCode::kInvalidArgument, "this model's pooling type ({}) is not supported for embeddings (mean, cls and last are)",
                         pool == Pooling::kNone ? "none" : "rank");
   }
   int32_t ctx = r.num_ctx == 0 ? opts_.num_ctx : r.num_ctx;

@@ -40,7 +40,7 @@ struct Request {
   int32_t top_logprobs = -1;       // -1 = no logprobs; 0..20 = logprob of chosen + N alternatives
   bool embed = false;              // compute an embedding of the prompt instead of generating
   // Embeddings pool the final-normed hidden states over the prompt as the model's pooling_type
-  // says (mean when absent, cls = first token, last = last token; others kUnsupported); L2-normalized
+  // says (mean when absent, cls = first token, last = last token; others kInvalidArgument); L2-normalized
   // unless this is false (Ollama's /api/embed normalizes, the legacy /api/embeddings does not).
   bool embed_normalize = true;
 };

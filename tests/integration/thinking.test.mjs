@@ -39,6 +39,7 @@ test('generate: think=false leaves the output as is; think=true splits the same 
   assert.equal(absent.response, plain.response);
   assert.equal(absent.thinking, undefined);
   const want = expectedSplit(plain.response);
+  assert.ok(want.thinking.length > 0, 'the output starts inside the thinking section');
   const split = await ollama.generate({ model: THINKER, prompt: 'why?', stream: false, think: true });
   assert.equal(split.eval_count, plain.eval_count);
   assert.equal(split.thinking ?? '', want.thinking);
