@@ -1,8 +1,8 @@
 // Embedding pooling from `<arch>.pooling_type`: four models with the same random weights that
 // differ only in pooling (absent, mean, cls, last). A causal model's hidden state at position i
-// depends only on tokens 0..i, so: cls is the same for prompts that share their first token and
-// equals mean/last of that first token alone; and for a two-token prompt the mean direction is a
-// positive combination of the cls (first) and last directions. none and rank are refused.
+// depends only on tokens 0..i, so cls is the same for every prompt (same first token), and adding
+// one token moves the mean's sum by exactly that token's state, which last pooling returns: the
+// mean of P+t lies in the positive span of mean(P) and last(P+t). none and rank are refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -44,38 +44,38 @@ test('absent pooling_type is mean; the models are embedding models per capabilit
   assert.deepEqual(show.capabilities, ['embedding']);
 });
 
-test('cls = the first token; last = the last token; mean lies between them', async () => {
-  // Find two one-word inputs and their token counts (a BOS may be added: then the first token is BOS).
-  const one = await embed('mean', 'x');
-  const nOne = one.prompt_eval_count;
-  assert.ok(nOne === 1 || nOne === 2, `prompt_eval_count ${nOne}`);
-  const cls1 = (await embed('cls', ['x', 'x y z', 'x q r s'])).embeddings;
-  close(cls1[0], cls1[1]);
-  close(cls1[0], cls1[2]);
-  if (nOne === 1) {
-    // No BOS: the first token is "x" itself, whose hidden state every pooling gives alone.
-    close(cls1[0], one.embeddings[0]);
-    close((await embed('last', 'x')).embeddings[0], one.embeddings[0]);
+test('cls = the first token; last = the last token; mean moves by exactly the last token', async () => {
+  // cls depends only on the first token (BOS or the first text token): equal for any prompts.
+  const cls = (await embed('cls', ['x', 'xyz', 'q r s'])).embeddings;
+  close(cls[0], cls[1]);
+  close(cls[0], cls[2]);
+  // A prompt P and P' = P plus one token (checked by prompt_eval_count). Causal attention:
+  // sum(P') = sum(P) + h_last(P'), so mean(P') lies in the span of mean(P) and last(P') with
+  // positive coefficients (all three are unit vectors of those sums).
+  let pair = null;
+  for (const [a, b] of [['x', 'xy'], ['ab', 'abc'], ['hello', 'hello!'], ['q', 'qz'], ['a b', 'a bc']]) {
+    const [ea, eb] = [await embed('mean', a), await embed('mean', b)];
+    if (eb.prompt_eval_count === ea.prompt_eval_count + 1 && ea.prompt_eval_count >= 2) {
+      pair = { a, b, ma: ea.embeddings[0], mb: eb.embeddings[0] };
+      break;
+    }
   }
-  const differ = (await embed('cls', ['y'])).embeddings[0];
-  if (nOne === 1) assert.ok(dot(differ, cls1[0]) < 0.9999, 'a different first token gives a different cls');
-  // Two-token prompt [t0, t1]: mean ∝ h0 + h1 = |h0|·cls + |h1|·last, with cls, last unit vectors.
-  const two = nOne === 2 ? 'x' : 'x y';
-  const m = (await embed('mean', two)), c = (await embed('cls', two)), l = (await embed('last', two));
-  assert.equal(m.prompt_eval_count, 2);
-  const M = m.embeddings[0], C = c.embeddings[0], L = l.embeddings[0];
-  assert.ok(dot(C, L) < 0.999, 'first and last differ');
-  // Least squares M ≈ a·C + b·L.
-  const cc = dot(C, C), ll = dot(L, L), cl = dot(C, L), mc = dot(M, C), ml = dot(M, L);
-  const det = cc * ll - cl * cl;
-  const a = (mc * ll - ml * cl) / det, b = (ml * cc - mc * cl) / det;
-  assert.ok(a > 0 && b > 0, `coefficients ${a}, ${b}`);
-  const resid = M.map((x, i) => x - a * C[i] - b * L[i]);
+  assert.ok(pair, 'a prompt pair one token apart');
+  const L = (await embed('last', pair.b)).embeddings[0];
+  const A = pair.ma, M = pair.mb;
+  assert.ok(dot(A, L) < 0.999, 'the new token has its own direction');
+  const aa = dot(A, A), ll = dot(L, L), al = dot(A, L), ma = dot(M, A), ml = dot(M, L);
+  const det = aa * ll - al * al;
+  const x = (ma * ll - ml * al) / det, y = (ml * aa - ma * al) / det;
+  assert.ok(x > 0 && y > 0, `coefficients ${x}, ${y}`);
+  const resid = M.map((v, i) => v - x * A[i] - y * L[i]);
   assert.ok(Math.sqrt(dot(resid, resid)) < 1e-4, `residual ${Math.sqrt(dot(resid, resid))}`);
-  // And last of a longer prompt is not its mean or its cls.
-  const longL = (await embed('last', 'x y z w')).embeddings[0];
-  const longM = (await embed('mean', 'x y z w')).embeddings[0];
-  assert.ok(dot(longL, longM) < 0.9999);
+  // last is neither mean nor cls, and last of P is not last of P'.
+  assert.ok(dot(L, M) < 0.9999 && dot(L, cls[0]) < 0.9999);
+  const La = (await embed('last', pair.a)).embeddings[0];
+  assert.ok(dot(La, L) < 0.9999);
+  // And cls of the pair's prompt is the same first-token state as every other prompt's.
+  close((await embed('cls', pair.a)).embeddings[0], cls[0]);
 });
 
 test('pooling none and rank: a clear 4xx', async () => {
