@@ -199,10 +199,7 @@ TEST(Create, CancelledCreateWritesNoManifest) {
   for (int stop_after : {0, 1, 2, 3}) {
     int polls = 0;
     o.cancelled = [&] { return polls++ >= stop_after; };
-    auto st = s->create("half", *Modelfile::parse("FROM ./w.gguf
-SYSTEM s
-PARAMETER temperature 0.5
-"), o);
+    auto st = s->create("half", *Modelfile::parse("FROM ./w.gguf\nSYSTEM s\nPARAMETER temperature 0.5\n"), o);
     if (st.ok()) {
       EXPECT_GE(stop_after, 2);  // only two cancellation points exist
       ASSERT_TRUE(s->remove("half").ok());
