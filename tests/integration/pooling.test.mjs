@@ -3,14 +3,19 @@
 // depends only on tokens 0..i, so cls is the same for every prompt (same first token), and adding
 // one token moves the mean's sum by exactly that token's state, which last pooling returns: the
 // mean of P+t lies in the positive span of mean(P) and last(P+t). none and rank are refused.
+// And against llama.cpp: tests/fixtures/server/pooling.json (tools/pooling_oracle.mjs) holds its
+// embeddings of the same files (same sha256) for mean, cls and last.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ollama } from 'ollama';
 import { BIN, startServer, makeStore, post } from './helpers.mjs';
 
+const oracle = JSON.parse(readFileSync(new URL('../fixtures/server/pooling.json', import.meta.url)));
+const sha = {};
 let srv, ollama;
 const kinds = { absent: -1, none: 0, mean: 1, cls: 2, last: 3, rank: 4 };
 before(async () => {
@@ -20,6 +25,7 @@ before(async () => {
     const args = ['gguf-tiny', gguf, '--n-ctx', '512', '--seed', '5'];
     if (p >= 0) args.push('--pooling', String(p));
     execFileSync(BIN, args);
+    sha[name] = createHash('sha256').update(readFileSync(gguf)).digest('hex');
     writeFileSync(join(dir, `${name}.Modelfile`), `FROM ${gguf}\n`);
     execFileSync(BIN, ['create', `pool-${name}`, '-f', join(dir, `${name}.Modelfile`), '--models', join(dir, 'models')]);
   }
@@ -76,6 +82,23 @@ test('cls = the first token; last = the last token; mean moves by exactly the la
   assert.ok(dot(La, L) < 0.9999);
   // And cls of the pair's prompt is the same first-token state as every other prompt's.
   close((await embed('cls', pair.a)).embeddings[0], cls[0]);
+});
+
+test('mean, cls and last match llama.cpp on the same files', async () => {
+  for (const [kind, want] of Object.entries(oracle.models)) {
+    assert.equal(sha[kind], want.sha256, `${kind}: the generator wrote a different file than the oracle saw`);
+    const got = (await embed(kind, want.texts)).embeddings;
+    assert.equal(got.length, want.texts.length);
+    for (let i = 0; i < got.length; i++) {
+      const cos = dot(got[i], want.embeddings[i]);
+      const maxDiff = Math.max(...got[i].map((x, j) => Math.abs(x - want.embeddings[i][j])));
+      // llama.cpp keeps an f16 KV cache and sums in its own order: agreement to ~1e-4.
+      assert.ok(cos > 0.99999 && maxDiff < 2e-3, `${kind} "${want.texts[i]}": cos ${cos}, max diff ${maxDiff}`);
+    }
+  }
+  // The three poolings really differ on a multi-token text.
+  const [m, c, l] = ['mean', 'cls', 'last'].map((k) => oracle.models[k].embeddings[3]);
+  assert.ok(dot(m, c) < 0.999 && dot(m, l) < 0.999 && dot(c, l) < 0.999);
 });
 
 test('pooling none and rank: a clear 4xx', async () => {
