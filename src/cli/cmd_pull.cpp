@@ -5,8 +5,8 @@ namespace paddock::cli {
 namespace {
 
 Registration reg({"pull", 35, [](CLI::App& app, std::function<int()>& run) {
-  return add_registry_command(app, run, "pull", "Pull a model from a registry");
-}});
+                    return add_registry_command(app, run, "pull", "Pull a model from a registry");
+                  }});
 
 }  // namespace
 }  // namespace paddock::cli

@@ -5,8 +5,8 @@ namespace paddock::cli {
 namespace {
 
 Registration reg({"push", 36, [](CLI::App& app, std::function<int()>& run) {
-  return add_registry_command(app, run, "push", "Push a model to a registry");
-}});
+                    return add_registry_command(app, run, "push", "Push a model to a registry");
+                  }});
 
 }  // namespace
 }  // namespace paddock::cli

@@ -18,11 +18,12 @@ CLI::App* add_registry_command(CLI::App& app, std::function<int()>& run, const s
   sub->add_flag("--insecure", *insecure, "Use an insecure registry");
   run = [model, insecure, path = "/api/" + name] {
     Progress p;
-    auto st = Client::from_env().stream(path, nlohmann::json{{"model", *model}, {"insecure", *insecure}, {"stream", true}},
-                                        [&](const nlohmann::json& line) {
-                                          p.update(line);
-                                          return true;
-                                        });
+    auto st =
+        Client::from_env().stream(path, nlohmann::json{{"model", *model}, {"insecure", *insecure}, {"stream", true}},
+                                  [&](const nlohmann::json& line) {
+                                    p.update(line);
+                                    return true;
+                                  });
     p.finish();
     if (!st.ok()) {
       std::cerr << "Error: " << st.error().message() << "\n";

@@ -26,7 +26,9 @@ size_t partial_suffix(std::string_view s, std::string_view tag) {
 }  // namespace
 
 ThinkingSplitter::ThinkingSplitter(bool start_inside, std::string open, std::string close)
-    : state_(start_inside ? State::kThinkingStart : State::kLooking), open_(std::move(open)), close_(std::move(close)) {}
+    : state_(start_inside ? State::kThinkingStart : State::kLooking),
+      open_(std::move(open)),
+      close_(std::move(close)) {}
 
 ThinkingSplitter::Out ThinkingSplitter::push(std::string_view text) {
   pending_.append(text.data(), text.size());
@@ -94,9 +96,7 @@ ThinkingSplitter::Out ThinkingSplitter::flush() {
   Out out;
   switch (state_) {
     case State::kLooking:
-    case State::kContent:
-      out.content = std::move(pending_);
-      break;
+    case State::kContent: out.content = std::move(pending_); break;
     case State::kThinking:
     case State::kThinkingStart: {
       // Unterminated thinking: all of it is thinking (trailing whitespace dropped, as at a tag).
@@ -105,8 +105,7 @@ ThinkingSplitter::Out ThinkingSplitter::flush() {
       if (state_ == State::kThinking) out.thinking.assign(s);
       break;
     }
-    case State::kAfterClose:
-      break;
+    case State::kAfterClose: break;
   }
   pending_.clear();
   state_ = State::kContent;

@@ -116,8 +116,8 @@ TEST(Lifecycle, StopDuringCreatesAndUploadsIsSafeAndLeavesNoPartialModel) {
     for (int i = 0; i < 3; ++i)
       clients.emplace_back([&, i] {
         post(port, "/api/create",
-             "{\"model\":\"m" + std::to_string(round) + "-" + std::to_string(i) + "\",\"files\":{\"m.gguf\":\"" + digest +
-                 "\"},\"system\":\"s\",\"parameters\":{\"temperature\":0.5}}");
+             "{\"model\":\"m" + std::to_string(round) + "-" + std::to_string(i) + "\",\"files\":{\"m.gguf\":\"" +
+                 digest + "\"},\"system\":\"s\",\"parameters\":{\"temperature\":0.5}}");
       });
     RawClient half(port);
     half.send("POST /api/blobs/sha256:" + std::string(64, 'c') +

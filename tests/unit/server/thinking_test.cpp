@@ -102,11 +102,13 @@ TEST(ThinkingTemplate, OpensThinking) {
   // Go template ending in the tag (a Modelfile TEMPLATE), DeepSeek-R1's Jinja generation prompt.
   EXPECT_TRUE(template_opens_thinking("{{ .Prompt }}<think>"));
   EXPECT_TRUE(template_opens_thinking("{{ .Prompt }}\n<think>\n{{ end }}"));
-  EXPECT_TRUE(template_opens_thinking(
-      "{% if add_generation_prompt %}{{'<\xef\xbd\x9c" "Assistant\xef\xbd\x9c><think>\\n'}}{% endif %}"));
+  EXPECT_TRUE(
+      template_opens_thinking("{% if add_generation_prompt %}{{'<\xef\xbd\x9c"
+                              "Assistant\xef\xbd\x9c><think>\\n'}}{% endif %}"));
   // Qwen3: the tag is closed again (thinking disabled) or not in the generation prompt at all.
-  EXPECT_FALSE(template_opens_thinking(
-      "{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think>\\n\\n</think>\\n\\n' }}{%- endif %}"));
+  EXPECT_FALSE(
+      template_opens_thinking("{%- if enable_thinking is defined and enable_thinking is false %}{{- "
+                              "'<think>\\n\\n</think>\\n\\n' }}{%- endif %}"));
   EXPECT_FALSE(template_opens_thinking("{{ .Prompt }}"));
   EXPECT_FALSE(template_opens_thinking("<think>{{ .Thinking }}</think>{{ .Response }}"));
   EXPECT_FALSE(template_opens_thinking("<think>{{ .Prompt }}"));
