@@ -92,7 +92,11 @@ Registration reg_tiny({"gguf-tiny", 901, [](CLI::App& app, std::function<int()>&
   sub->add_option("--alignment", spec->alignment);
   sub->add_option("--type", *type, "f32, f16 or bf16 for the 2-D weights");
   sub->add_flag("--tied-output", spec->tied_output);
-  run = [spec, out, type] {
+  auto pooling = std::make_shared<int>(-1);
+  auto chat_template = std::make_shared<std::string>();
+  sub->add_option("--pooling", *pooling, "Write llama.pooling_type (0 none, 1 mean, 2 cls, 3 last, 4 rank)");
+  sub->add_option("--chat-template", *chat_template, "Write tokenizer.chat_template");
+  run = [spec, out, type, pooling, chat_template] {
     auto t = quant::type_from_name(*type);
     if (!t) {
       std::cerr << "paddock: unknown type " << *type << "\n";
@@ -100,6 +104,8 @@ Registration reg_tiny({"gguf-tiny", 901, [](CLI::App& app, std::function<int()>&
     }
     spec->weight_type = static_cast<uint32_t>(*t);
     auto w = gguf::make_tiny_llama(*spec);
+    if (w.ok() && *pooling >= 0) w->set("llama.pooling_type", gguf::Value::u32(uint32_t(*pooling)));
+    if (w.ok() && !chat_template->empty()) w->set("tokenizer.chat_template", gguf::Value::str(*chat_template));
     Status st = w.ok() ? w->write(*out) : Status(w.error());
     if (!st.ok()) {
       std::cerr << "paddock: " << st.error().message() << "\n";

@@ -12,7 +12,7 @@ namespace paddock::cli {
 namespace {
 
 struct ServeFlags {
-  std::string host, models, keep_alive, request_timeout;
+  std::string host, models, keep_alive, request_timeout, max_blob_size;
   int max_queue = -1, num_parallel = -1, max_loaded = -1, num_ctx = -1, threads = -1, header_timeout_ms = -1;
   std::vector<std::string> origins;
   bool insecure_no_auth = false, debug_endpoints = false;
@@ -51,6 +51,14 @@ int serve(const ServeFlags& f) {
       return 1;
     }
     cfg.request_timeout_ms = *d < 0 ? 0 : *d / 1000000;
+  }
+  if (!f.max_blob_size.empty()) {
+    auto v = server::parse_size(f.max_blob_size);
+    if (!v.ok()) {
+      std::cerr << "Error: --max-blob-size: " << v.error().message() << "\n";
+      return 1;
+    }
+    cfg.max_blob = *v;
   }
   if (f.max_queue >= 0) cfg.max_queue = f.max_queue;
   if (f.num_parallel > 0) cfg.num_parallel = f.num_parallel;
@@ -104,6 +112,8 @@ Registration reg({"serve", 10, [](CLI::App& app, std::function<int()>& run) {
   sub->add_option("--memory-gib", f->memory_gib, "Memory budget for loaded models (default 90% of available)");
   sub->add_option("--request-timeout", f->request_timeout, "Per-request time limit, e.g. 10m (default none)");
   sub->add_option("--header-timeout-ms", f->header_timeout_ms, "Time allowed for request headers (default 30000)");
+  sub->add_option("--max-blob-size", f->max_blob_size,
+                  "Largest blob upload, e.g. 512G (env PADDOCK_MAX_BLOB_SIZE, default 512G)");
   sub->add_option("--origins", f->origins, "Extra allowed CORS origins (env PADDOCK_ORIGINS, OLLAMA_ORIGINS)");
   sub->add_flag("--insecure-no-auth", f->insecure_no_auth, "Allow listening on a non-loopback address without auth");
   sub->add_flag("--debug-endpoints", f->debug_endpoints, "Enable /api/debug/runners (runner KV statistics)");

@@ -126,6 +126,12 @@ Status EngineImpl::validate(const Request& r, int32_t* num_ctx) const {
   if (r.prompt.empty()) return make_error(ErrorCode::kInvalidArgument, "the prompt is empty");
   for (int32_t t : r.prompt)
     if (t < 0 || t >= n_vocab_) return make_error(ErrorCode::kInvalidArgument, "prompt token {} is not in the vocabulary (0..{})", t, n_vocab_ - 1);
+  if (r.embed) {
+    const Pooling pool = model_->info().pooling;
+    if (pool != Pooling::kMean && pool != Pooling::kCls && pool != Pooling::kLast)
+      return make_error(ErrorCode::kInvalidArgument, "this model's pooling type ({}) is not supported for embeddings (mean, cls and last are)",
+                        pool == Pooling::kNone ? "none" : "rank");
+  }
   int32_t ctx = r.num_ctx == 0 ? opts_.num_ctx : r.num_ctx;
   if (ctx < 0 || ctx > opts_.num_ctx)
     return make_error(ErrorCode::kInvalidArgument, "num_ctx {} is out of range (1..{}, the most this model was loaded with)", r.num_ctx,
@@ -319,8 +325,9 @@ void EngineImpl::on_token(Active* a, int32_t token, std::span<const float> logit
 }
 
 void EngineImpl::run_embed(Active* a) {
-  // Mean of the final-normed hidden states over all prompt tokens, then L2-normalized. Every
-  // row's hidden state is needed, so no prefix reuse; the blocks are borrowed for this call.
+  // Pooled final-normed hidden states (the model's pooling_type: mean over all prompt tokens,
+  // cls = the first token's, last = the last token's), then L2-normalized. Every token goes
+  // through the model (no prefix reuse); the blocks are borrowed for this call.
   KvBlockManager& kv = sched_.kv();
   const int32_t n = static_cast<int32_t>(a->tokens.size());
   KvTable table;
@@ -328,6 +335,7 @@ void EngineImpl::run_embed(Active* a) {
   embeds_.pop_front();
   const auto t0 = Clock::now();
   const int32_t n_embd = model_->info().n_embd;
+  const Pooling pool = model_->info().pooling;  // mean, cls or last (validate refused the others)
   std::vector<double> sum(n_embd, 0.0);
   Batch b;
   for (int32_t start = 0; start < n;) {
@@ -350,14 +358,18 @@ void EngineImpl::run_embed(Active* a) {
       fail(a, "model error: " + st.error().message());
       return;
     }
-    for (int32_t i = 0; i < c; ++i)
+    for (int32_t i = 0; i < c; ++i) {
+      const int32_t pos = start + i;
+      if ((pool == Pooling::kCls && pos != 0) || (pool == Pooling::kLast && pos != n - 1)) continue;
       for (int32_t j = 0; j < n_embd; ++j) sum[j] += hidden_[static_cast<size_t>(i) * n_embd + j];
+    }
     start += c;
   }
   kv.release(table);
+  const double rows = pool == Pooling::kMean ? n : 1;
   double norm = 0;
   for (double& v : sum) {
-    v /= n;
+    v /= rows;
     norm += v * v;
   }
   norm = std::sqrt(norm);

@@ -42,7 +42,8 @@ struct Request {
   std::vector<std::string> stop;   // stop sequences (matched on text, across token boundaries)
   int32_t top_logprobs = -1;       // -1 = no logprobs; 0..20 = logprob of chosen + N alternatives
   bool embed = false;              // compute an embedding of the prompt instead of generating
-  // Embeddings are the mean of the final-normed hidden states over the prompt; L2-normalized
+  // Embeddings pool the final-normed hidden states over the prompt as the model's pooling_type
+  // says (mean when absent, cls = first token, last = last token; others kInvalidArgument); L2-normalized
   // unless this is false (Ollama's /api/embed normalizes, the legacy /api/embeddings does not).
   bool embed_normalize = true;
   // Structured output: every generated token keeps the output a prefix of a sentence of this

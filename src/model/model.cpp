@@ -46,6 +46,13 @@ class ModelImpl final : public Model {
     info_.head_dim = hp_.head_dim;
     info_.n_ctx_train = hp_.n_ctx_train;
     info_.sliding_window = hp_.sliding_window;
+    if (file_->find(hp_.arch + ".pooling_type") != nullptr) {
+      auto p = file_->get_int(hp_.arch + ".pooling_type");
+      if (!p.ok() || *p < 0 || *p > 4)
+        return make_error(ErrorCode::kInvalidArgument, "{}.pooling_type: expected an integer 0..4 (none, mean, cls, last, rank)",
+                          hp_.arch);
+      info_.pooling = static_cast<Pooling>(*p);
+    }
     return Status::Ok();
   }
 

@@ -23,11 +23,16 @@ struct KvOptions {
   bool q8_0 = false;         // KV cache element type: F16 (default) or Q8_0
 };
 
+// How an embedding is pooled from the final-normed hidden states (`<arch>.pooling_type`, with
+// llama.cpp's values). Absent = mean.
+enum class Pooling : int32_t { kNone = 0, kMean = 1, kCls = 2, kLast = 3, kRank = 4 };
+
 struct ModelInfo {
   std::string architecture;
   int32_t n_vocab = 0, n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, head_dim = 0;
   int32_t n_ctx_train = 0;
   int32_t sliding_window = 0;  // 0 = none
+  Pooling pooling = Pooling::kMean;
   uint64_t weight_bytes = 0;
   // Bytes of KV cache per token over all layers (for memory planning).
   uint64_t kv_bytes_per_token(bool q8_0) const;

@@ -1,9 +1,10 @@
 // api_ollama: Ollama's native REST API (/api/*), field for field as OLLAMA.md §1 describes:
 // request validation, runner requests, and NDJSON or single-object responses.
 #include <memory>
-#include <thread>
+#include <optional>
 
 #include "server/app.h"
+#include "server/thinking.h"
 #include "util/log.h"
 
 namespace paddock::server {
@@ -36,6 +37,8 @@ struct GenStream {
   int64_t t0 = 0;
   bool started = false;
   std::string text;
+  std::string thinking;
+  std::optional<ThinkingSplitter> splitter;  // set when the request asked for thinking
   json logprobs = json::array();
 
   json base() const { return json{{"model", model}, {"created_at", rfc3339_ns(now_unix_ns())}}; }
@@ -46,28 +49,48 @@ struct GenStream {
     }
     ex->write(j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
   }
+  // One piece of output: accumulated (stream false) or written as a chunk. Ollama omits an
+  // empty `thinking`.
+  void emit(const ThinkingSplitter::Out& part, const json& lp) {
+    if (!stream) {
+      text += part.content;
+      thinking += part.thinking;
+      if (lp.is_array())
+        for (auto& x : lp) logprobs.push_back(x);
+      return;
+    }
+    if (part.content.empty() && part.thinking.empty() && !lp.is_array()) return;
+    json j = base();
+    if (chat) {
+      j["message"] = json{{"role", "assistant"}, {"content", part.content}};
+      if (!part.thinking.empty()) j["message"]["thinking"] = part.thinking;
+    } else {
+      j["response"] = part.content;
+      if (!part.thinking.empty()) j["thinking"] = part.thinking;
+    }
+    j["done"] = false;
+    if (lp.is_array()) j["logprobs"] = lp;
+    write_line(j);
+  }
   void on_event(const json& ev, int64_t load_ns) {
     std::string type = ev.value("type", "");
     if (type == "token") {
-      const std::string& t = ev["text"].get_ref<const std::string&>();
+      const std::string& raw_text = ev["text"].get_ref<const std::string&>();
       json lp = ev.contains("logprobs") ? ev["logprobs"] : json(nullptr);
-      if (!stream) {
-        text += t;
-        if (want_logprobs && lp.is_array())
-          for (auto& x : lp) logprobs.push_back(x);
-        return;
-      }
-      if (t.empty() && !(want_logprobs && lp.is_array())) return;
-      json j = base();
-      if (chat) j["message"] = json{{"role", "assistant"}, {"content", t}};
-      else j["response"] = t;
-      j["done"] = false;
-      if (want_logprobs && lp.is_array()) j["logprobs"] = lp;
-      write_line(j);
+      ThinkingSplitter::Out part;
+      if (splitter) part = splitter->push(raw_text);
+      else part.content = raw_text;
+      emit(part, want_logprobs && lp.is_array() ? lp : json(nullptr));
     } else if (type == "done") {
+      if (splitter) emit(splitter->flush(), nullptr);
       json j = base();
-      if (chat) j["message"] = json{{"role", "assistant"}, {"content", stream ? "" : text}};
-      else j["response"] = stream ? "" : text;
+      if (chat) {
+        j["message"] = json{{"role", "assistant"}, {"content", stream ? "" : text}};
+        if (!stream && !thinking.empty()) j["message"]["thinking"] = thinking;
+      } else {
+        j["response"] = stream ? "" : text;
+        if (!stream && !thinking.empty()) j["thinking"] = thinking;
+      }
       j["done"] = true;
       j["done_reason"] = ev.value("done_reason", "stop");
       if (ev.contains("context") && !chat) j["context"] = ev["context"];
@@ -123,6 +146,10 @@ Status check_messages(const json& msgs) {
   }
   return Status::Ok();
 }
+
+// Thinking is split out of the output only when asked for (true or a level), like Ollama; with
+// `think` false or absent the output is returned as the model wrote it.
+bool think_enabled(const json& think) { return (think.is_boolean() && think.get<bool>()) || think.is_string(); }
 
 Result<json> parse_think(const json& body) {
   auto it = body.find("think");
@@ -236,6 +263,7 @@ void handle_generate(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
   auto model_opts = parse_options(res->params);
   if (model_opts.ok()) merged = *model_opts;
   merged.merge(opts);
+  apply_num_ctx(app, *res, merged.values);
 
   json rr{{"type", "generate"},
           {"mode", chat ? "chat" : "generate"},
@@ -268,6 +296,9 @@ void handle_generate(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
   gs->stream = stream.value_or(true);
   gs->want_logprobs = logprobs.value_or(false);
   gs->t0 = t0;
+  if (think_enabled(think))
+    gs->splitter.emplace(template_opens_thinking(tmpl ? *tmpl : res->template_text.empty() ? res->chat_template
+                                                                                             : res->template_text));
   Job job;
   job.model = std::move(*res);
   job.keep_alive_ns = keep_alive;
@@ -320,6 +351,7 @@ void handle_embed(App& app, HttpRequest& req, const ExPtr& ex, bool legacy) {
   Job job;
   job.model = std::move(*res);
   job.keep_alive_ns = keep_alive;
+  apply_num_ctx(app, job.model, opts.values);
   job.runner_req = json{{"type", "embed"}, {"inputs", inputs}, {"truncate", truncate.value_or(true)},
                         {"options", opts.values}};
   if (dims) job.runner_req["dimensions"] = *dims;
@@ -389,8 +421,8 @@ void handle_ps(App& app, const ExPtr& ex) {
 }
 
 void handle_debug_runners(App& app, const ExPtr& ex) {
-  // Blocking stats queries: off the I/O thread.
-  std::thread([&app, ex] {
+  // Blocking stats queries: off the I/O thread, on a tracked worker.
+  bool ok = app.workers.spawn([&app, ex] {
     json out = json::array();
     for (auto& e : app.mgr->ps()) {
       json j{{"name", e.ref.name}, {"pid", e.pid}, {"active", e.active}, {"loading", e.loading}};
@@ -402,7 +434,8 @@ void handle_debug_runners(App& app, const ExPtr& ex) {
       out.push_back(j);
     }
     send_json(*ex, 200, json{{"runners", out}, {"waiting", app.mgr->waiting()}});
-  }).detach();
+  });
+  if (!ok) send_error(*ex, 503, "server is shutting down");
 }
 
 void handle_copy(App& app, HttpRequest& req, const ExPtr& ex) {
@@ -451,8 +484,10 @@ void handle_create(App& app, HttpRequest& req, const ExPtr& ex) {
   if (body.contains("path") && !body["path"].is_null())
     return send_error(*ex, 400, "'path' is not supported: upload files with /api/blobs and name them in 'files'");
   bool streaming = stream.value_or(true);
-  // Creating copies and hashes files: a worker thread, never the I/O thread.
-  std::thread([&app, ex, body, streaming] {
+  // Creating reads GGUF metadata and writes layers: a tracked worker, never the I/O thread.
+  // The App outlives it (Server::stop joins the workers); a stop mid-create cancels it before
+  // the manifest is written.
+  bool ok = app.workers.spawn([&app, ex, body, streaming] {
     bool started = false;
     auto progress = [&](const json& status) {
       if (!streaming) return;
@@ -462,7 +497,7 @@ void handle_create(App& app, HttpRequest& req, const ExPtr& ex) {
       }
       ex->write(status.dump() + "\n");
     };
-    auto st = app.catalog->create(body, progress);
+    auto st = app.catalog->create(body, progress, [&app] { return app.workers.stopping(); });
     if (!st.ok()) {
       if (started) {
         ex->write(json{{"error", st.error().message()}}.dump() + "\n");
@@ -478,7 +513,8 @@ void handle_create(App& app, HttpRequest& req, const ExPtr& ex) {
     } else {
       send_json(*ex, 200, json{{"status", "success"}});
     }
-  }).detach();
+  });
+  if (!ok) send_error(*ex, 503, "server is shutting down");
 }
 
 void handle_blob(App& app, HttpRequest& req, const ExPtr& ex, const std::string& digest) {
@@ -487,14 +523,23 @@ void handle_blob(App& app, HttpRequest& req, const ExPtr& ex, const std::string&
     if (!r.ok()) return send_error(*ex, 400, r.error().message());
     return ex->respond(*r ? 200 : 404, "", "");
   }
-  auto r = app.catalog->has_blob(digest);  // validates the digest before touching the body
-  if (!r.ok()) return send_error(*ex, 400, r.error().message());
-  auto body = std::make_shared<std::string>(std::move(req.body));
-  std::thread([&app, ex, digest, body] {
-    auto st = app.catalog->write_blob(digest, *body);
+  // POST: the HTTP layer streamed the body into a BlobUpload (server.cpp upload_sink). Without
+  // one (a body that arrived before the sink could be chosen) it is written here from memory.
+  std::shared_ptr<BlobUpload> up = std::dynamic_pointer_cast<BlobUpload>(req.sink);
+  if (!up) {
+    auto r = app.catalog->begin_blob(digest, req.body.size());
+    if (!r.ok()) return send_error(*ex, http_status(r.error()), r.error().message());
+    up = *r;
+    if (auto st = up->write(req.body); !st.ok()) return send_error(*ex, up->error_status(), st.error().message());
+  }
+  // Verifying and syncing a multi-GB file blocks: a tracked worker, never the I/O thread.
+  bool ok = app.workers.spawn([ex, up]() mutable {
+    auto st = up->commit();
+    up.reset();
     if (!st.ok()) return send_error(*ex, st.error().code() == ErrorCode::kIo ? 500 : 400, st.error().message());
     ex->respond(201, "", "");
-  }).detach();
+  });
+  if (!ok) send_error(*ex, 503, "server is shutting down");
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
 // api_openai: OpenAI-compatible routes (/v1/chat/completions, /v1/completions, /v1/embeddings,
 // /v1/models) mapped onto the same runner requests as the native API; SSE streaming with
 // `data: [DONE]`, OpenAI-shaped errors.
+#include <optional>
 #include <random>
 
 #include "server/app.h"
+#include "server/thinking.h"
 #include "util/log.h"
 
 namespace paddock::server {
@@ -60,6 +62,22 @@ Result<json> sampling_options(const json& body) {
     o["stop"] = checked.values["stop"];
   }
   return o;
+}
+
+// Ollama's mapping of OpenAI's reasoning controls onto `think`: `reasoning_effort` or
+// `reasoning.effort` "low"|"medium"|"high"|"max" -> that level, "none" -> false; absent -> unset.
+Result<json> parse_reasoning(const json& body) {
+  std::optional<std::string> effort;
+  ASSIGN_OR_RETURN(effort, opt_string(body, "reasoning_effort"));
+  if (auto r = body.find("reasoning"); !effort && r != body.end() && !r->is_null()) {
+    if (!r->is_object()) return make_error(ErrorCode::kInvalidArgument, "invalid value for 'reasoning': expected object");
+    ASSIGN_OR_RETURN(effort, opt_string(*r, "effort"));
+  }
+  if (!effort) return json(nullptr);
+  if (*effort == "none") return json(false);
+  if (*effort == "low" || *effort == "medium" || *effort == "high" || *effort == "max") return json(*effort);
+  return make_error(ErrorCode::kInvalidArgument, "invalid reasoning effort '{}': expected none, low, medium, high or max",
+                    *effort);
 }
 
 // Converts OpenAI message content (string or array of parts) into plain text.
@@ -127,6 +145,8 @@ struct SseStream {
   int64_t created = 0;
   bool started = false;
   std::string text;
+  std::string reasoning;
+  std::optional<ThinkingSplitter> splitter;  // set when the request asked for reasoning
   json logprobs = json::array();
 
   void send_event(const json& j) {
@@ -146,26 +166,40 @@ struct SseStream {
   }
   static std::string finish_reason(const std::string& r) { return r == "length" ? "length" : "stop"; }
 
+  // One piece of output: accumulated (stream false) or sent as a chunk. Thinking goes to
+  // `reasoning` (Ollama's field in its OpenAI compatibility layer), omitted when empty.
+  void emit(const ThinkingSplitter::Out& part, const json& lp) {
+    if (!stream) {
+      text += part.content;
+      reasoning += part.thinking;
+      if (lp.is_array())
+        for (auto& x : lp) logprobs.push_back(x);
+      return;
+    }
+    if (part.content.empty() && part.thinking.empty() && lp.is_null()) return;
+    json c = chunk_base();
+    json choice{{"index", 0}, {"finish_reason", nullptr}};
+    if (chat) {
+      choice["delta"] = json{{"role", "assistant"}, {"content", part.content}};
+      if (!part.thinking.empty()) choice["delta"]["reasoning"] = part.thinking;
+    } else {
+      choice["text"] = part.content;
+    }
+    choice["logprobs"] = lp.is_null() ? json(nullptr) : json{{"content", convert_logprobs(lp)}};
+    c["choices"] = json::array({choice});
+    send_event(c);
+  }
   void on_event(const json& ev, int64_t) {
     std::string type = ev.value("type", "");
     if (type == "token") {
-      const std::string& t = ev["text"].get_ref<const std::string&>();
+      const std::string& raw_text = ev["text"].get_ref<const std::string&>();
       json lp = ev.contains("logprobs") && top_logprobs >= 0 ? ev["logprobs"] : json(nullptr);
-      if (!stream) {
-        text += t;
-        if (lp.is_array())
-          for (auto& x : lp) logprobs.push_back(x);
-        return;
-      }
-      if (t.empty() && lp.is_null()) return;
-      json c = chunk_base();
-      json choice{{"index", 0}, {"finish_reason", nullptr}};
-      if (chat) choice["delta"] = json{{"role", "assistant"}, {"content", t}};
-      else choice["text"] = t;
-      choice["logprobs"] = lp.is_null() ? json(nullptr) : json{{"content", convert_logprobs(lp)}};
-      c["choices"] = json::array({choice});
-      send_event(c);
+      ThinkingSplitter::Out part;
+      if (splitter) part = splitter->push(raw_text);
+      else part.content = raw_text;
+      emit(part, lp);
     } else if (type == "done") {
+      if (splitter) emit(splitter->flush(), nullptr);
       int pt = ev.value("prompt_eval_count", 0), ct = ev.value("eval_count", 0);
       json usage{{"prompt_tokens", pt}, {"completion_tokens", ct}, {"total_tokens", pt + ct}};
       std::string fr = finish_reason(ev.value("done_reason", "stop"));
@@ -190,8 +224,12 @@ struct SseStream {
              {"model", model}, {"system_fingerprint", "fp_paddock"}, {"usage", usage}};
       json choice{{"index", 0}, {"finish_reason", fr}};
       choice["logprobs"] = top_logprobs >= 0 ? json{{"content", convert_logprobs(logprobs)}} : json(nullptr);
-      if (chat) choice["message"] = json{{"role", "assistant"}, {"content", text}};
-      else choice["text"] = text;
+      if (chat) {
+        choice["message"] = json{{"role", "assistant"}, {"content", text}};
+        if (!reasoning.empty()) choice["message"]["reasoning"] = reasoning;
+      } else {
+        choice["text"] = text;
+      }
       r["choices"] = json::array({choice});
       send_json(*ex, 200, r);
     } else if (type == "error") {
@@ -241,8 +279,9 @@ void handle_completion(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
     TRY_OAI(auto lp, opt_int(body, "logprobs", 0, 5));
     if (lp) tl = int(*lp);
   }
+  TRY_OAI(json think, parse_reasoning(body));
   json rr{{"type", "generate"}, {"mode", chat ? "chat" : "generate"}, {"format", format}, {"top_logprobs", tl},
-          {"raw", false}, {"render_only", false}, {"truncate", true}, {"shift", true}, {"think", nullptr}};
+          {"raw", false}, {"render_only", false}, {"truncate", true}, {"shift", true}, {"think", think}};
   if (chat) {
     auto m = body.find("messages");
     if (m == body.end()) return send_openai_error(*ex, 400, "'messages' is required", "messages");
@@ -268,6 +307,7 @@ void handle_completion(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
   GenOptions merged;
   if (auto mo = parse_options(res->params); mo.ok()) merged = *mo;
   for (auto& [k, v] : opts.items()) merged.values[k] = v;
+  apply_num_ctx(app, *res, merged.values);
   rr["options"] = merged.values;
   rr["system"] = res->system;
   rr["template"] = res->template_text;
@@ -285,6 +325,8 @@ void handle_completion(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
   s->include_usage = include_usage;
   s->top_logprobs = tl;
   s->created = now_unix_ns() / 1000000000;
+  if (chat && ((think.is_boolean() && think.get<bool>()) || think.is_string()))
+    s->splitter.emplace(template_opens_thinking(res->template_text.empty() ? res->chat_template : res->template_text));
   Job job;
   job.model = std::move(*res);
   job.runner_req = std::move(rr);

@@ -3,9 +3,11 @@
 #pragma once
 #include <atomic>
 #include <functional>
+#include <list>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "server/api_common.h"
 #include "server/catalog.h"
@@ -15,8 +17,33 @@
 
 namespace paddock::server {
 
+// Blocking work started by a handler (create, blob commit, debug stats) runs on tracked threads
+// that Server::stop() joins before the App goes away, so none can touch freed memory.
+class Workers {
+ public:
+  ~Workers() { stop_and_join(); }
+  // Runs `fn` on a new tracked thread; false (fn not run) once stopping.
+  bool spawn(std::function<void()> fn);
+  // True once stop_and_join() began: long jobs poll this to give up early.
+  bool stopping() const { return stopping_.load(); }
+  // Refuses new work and waits for every running job.
+  void stop_and_join();
+  size_t running() const;
+
+ private:
+  struct Entry {
+    std::thread thread;
+    std::atomic<bool> done{false};
+  };
+  void reap_locked();
+  mutable std::mutex mu_;
+  std::list<std::unique_ptr<Entry>> entries_;
+  std::atomic<bool> stopping_{false};
+};
+
 struct App {
   ServerConfig cfg;
+  Workers workers;
   std::unique_ptr<Catalog> catalog;
   std::unique_ptr<Manager> mgr;
   std::atomic<uint64_t> request_counter{0};
@@ -45,6 +72,10 @@ void run_job(App& app, const std::shared_ptr<Exchange>& ex, Job job);
 
 // Resolves a model name for a request: 400 for an invalid name, 404 (Ollama's text) if absent.
 Result<Resolved> resolve_model(App& app, const std::string& name);
+// The context a request's options ask for: num_ctx above the model's trained length is clamped to
+// it (logged, as Ollama does) in `options`; the result goes into res.ref (the manager restarts a
+// runner whose context is smaller) and the memory estimate is redone for it.
+void apply_num_ctx(App& app, Resolved& res, json& options);
 
 // Route tables; each returns false if the path is not theirs.
 bool route_ollama(App& app, HttpRequest& req, const std::shared_ptr<Exchange>& ex);

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/http.h"
 #include "server/manager.h"
 #include "util/status.h"
 
@@ -24,11 +25,19 @@ struct CatalogEntry {
 struct Resolved {
   ModelRef ref;
   std::string template_text;  // Ollama TEMPLATE layer ("" = use the GGUF chat template)
+  std::string chat_template;  // the GGUF's tokenizer.chat_template ("" if none)
   std::string system;
   nlohmann::json params = nlohmann::json::object();   // default options from the params layer
   nlohmann::json messages = nlohmann::json::array();  // MESSAGE history
   std::vector<std::string> capabilities;
   int64_t modified_unix_ns = 0;
+};
+
+// A blob upload in progress: receives the request body as it arrives (a BodySink), then
+// commit() verifies the digest and moves the blob into place.
+class BlobUpload : public BodySink {
+ public:
+  virtual Status commit() = 0;
 };
 
 class Catalog {
@@ -43,12 +52,17 @@ class Catalog {
   virtual Status copy(const std::string& src, const std::string& dst) = 0;
   virtual Status remove(const std::string& name) = 0;
   virtual Result<bool> has_blob(const std::string& digest) const = 0;
-  virtual Status write_blob(const std::string& digest, const std::string& body) = 0;
-  // POST /api/create: `req` is the request body; status lines go to `progress`.
-  virtual Status create(const nlohmann::json& req, const std::function<void(const nlohmann::json&)>& progress) = 0;
+  // Starts a streamed blob upload (digest checked first; `expected_size` 0 = unknown, else
+  // checked against the size cap and free disk space). Destroying it uncommitted leaves nothing.
+  virtual Result<std::shared_ptr<BlobUpload>> begin_blob(const std::string& digest, uint64_t expected_size) = 0;
+  // POST /api/create: `req` is the request body; status lines go to `progress`. `cancelled` is
+  // polled between steps (kCancelled, and no manifest written, once it returns true).
+  virtual Status create(const nlohmann::json& req, const std::function<void(const nlohmann::json&)>& progress,
+                        const std::function<bool()>& cancelled = {}) = 0;
 };
 
-// The store-backed catalog; kUnsupported if this build has no store module.
-Result<std::unique_ptr<Catalog>> open_catalog(const std::string& root);
+// The store-backed catalog; kUnsupported if this build has no store module. `max_blob`: the
+// largest blob an upload may write.
+Result<std::unique_ptr<Catalog>> open_catalog(const std::string& root, uint64_t max_blob);
 
 }  // namespace paddock::server

@@ -3,7 +3,7 @@
 
 namespace paddock::server {
 
-Result<std::unique_ptr<Catalog>> open_catalog(const std::string&) {
+Result<std::unique_ptr<Catalog>> open_catalog(const std::string&, uint64_t) {
   return make_error(ErrorCode::kUnsupported, "this build of paddock has no model store module");
 }
 

@@ -3,8 +3,8 @@
 // server never opens a path a client names).
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <mutex>
 
 #include "server/api_common.h"
@@ -23,6 +23,24 @@ std::string param_text(const json& v) {
   if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
   return v.dump();
 }
+
+class StoreBlobUpload : public BlobUpload {
+ public:
+  explicit StoreBlobUpload(std::unique_ptr<store::BlobWriter> w) : w_(std::move(w)) {}
+  Status write(std::string_view bytes) override {
+    Status st = w_->write(bytes);
+    if (!st.ok()) status_ = st.error().code() == ErrorCode::kResourceExhausted
+                                ? (st.error().message().find("disk space") != std::string::npos ? 507 : 413)
+                                : 500;
+    return st;
+  }
+  int error_status() const override { return status_; }
+  Status commit() override { return w_->commit(); }
+
+ private:
+  std::unique_ptr<store::BlobWriter> w_;
+  int status_ = 500;
+};
 
 class StoreCatalog : public Catalog {
  public:
@@ -62,6 +80,9 @@ class StoreCatalog : public Catalog {
     struct stat st {};
     uint64_t weights = ::stat(show.model_path.c_str(), &st) == 0 ? uint64_t(st.st_size) : show.entry.size;
     r.ref.mem_estimate = estimate_memory(weights, show.model_info, num_ctx, num_parallel);
+    std::string arch = show.model_info.value("general.architecture", "");
+    if (auto c = show.model_info.find(arch + ".context_length"); c != show.model_info.end() && c->is_number_integer())
+      r.ref.ctx_train = int(std::clamp<int64_t>(c->get<int64_t>(), 0, kMaxNumCtx));
     bool completion = false, embedding = false;
     for (auto& c : show.capabilities) {
       if (c == "completion") completion = true;
@@ -69,6 +90,8 @@ class StoreCatalog : public Catalog {
     }
     r.ref.embedding = embedding && !completion;
     r.template_text = show.template_text;
+    if (auto ct = show.model_info.find("tokenizer.chat_template"); ct != show.model_info.end() && ct->is_string())
+      r.chat_template = ct->get<std::string>();
     r.system = show.system;
     r.params = show.params.is_object() ? show.params : json::object();
     r.messages = show.messages.is_array() ? show.messages : json::array();
@@ -99,17 +122,13 @@ class StoreCatalog : public Catalog {
   }
   Result<bool> has_blob(const std::string& digest) const override { return store_.has_blob(digest); }
 
-  Status write_blob(const std::string& digest, const std::string& body) override {
-    size_t off = 0;
-    return store_.write_blob(digest, [&](char* buf, size_t n) -> int64_t {
-      size_t k = std::min(n, body.size() - off);
-      std::memcpy(buf, body.data() + off, k);
-      off += k;
-      return int64_t(k);
-    });
+  Result<std::shared_ptr<BlobUpload>> begin_blob(const std::string& digest, uint64_t expected_size) override {
+    ASSIGN_OR_RETURN(auto w, store_.begin_blob(digest, expected_size));
+    return std::shared_ptr<BlobUpload>(new StoreBlobUpload(std::move(w)));
   }
 
-  Status create(const json& req, const std::function<void(const json&)>& progress) override {
+  Status create(const json& req, const std::function<void(const json&)>& progress,
+                const std::function<bool()>& cancelled) override {
     std::string name;
     for (const char* k : {"model", "name"})
       if (req.contains(k) && req[k].is_string() && !req[k].get_ref<const std::string&>().empty()) {
@@ -186,6 +205,7 @@ class StoreCatalog : public Catalog {
     store::CreateOptions co;
     co.allow_paths = false;
     co.status = [&](const std::string& s) { progress(json{{"status", s}}); };
+    co.cancelled = cancelled;
     std::lock_guard lk(write_mu_);
     return store_.create(name, mf, co);
   }
@@ -197,8 +217,10 @@ class StoreCatalog : public Catalog {
 
 }  // namespace
 
-Result<std::unique_ptr<Catalog>> open_catalog(const std::string& root) {
-  ASSIGN_OR_RETURN(auto s, store::Store::open(root, true));
+Result<std::unique_ptr<Catalog>> open_catalog(const std::string& root, uint64_t max_blob) {
+  store::StoreOptions so;
+  so.max_blob_bytes = max_blob;
+  ASSIGN_OR_RETURN(auto s, store::Store::open(root, true, so));
   return std::unique_ptr<Catalog>(new StoreCatalog(std::move(s)));
 }
 

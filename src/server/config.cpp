@@ -1,5 +1,6 @@
 // config: Ollama-compatible environment parsing (OLLAMA_HOST, durations, origins) with PADDOCK_*
 // names taking precedence.
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <string_view>
@@ -116,6 +117,25 @@ Result<int64_t> parse_duration_ns(const std::string& raw) {
   return int64_t(total);
 }
 
+Result<uint64_t> parse_size(const std::string& raw) {
+  std::string s = trim(raw);
+  size_t i = 0;
+  uint64_t n = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+    if (n > (UINT64_MAX - 9) / 10) return make_error(ErrorCode::kInvalidArgument, "size '{}' is too large", raw);
+    n = n * 10 + uint64_t(s[i++] - '0');
+  }
+  if (i == 0) return make_error(ErrorCode::kInvalidArgument, "invalid size '{}': expected bytes, e.g. 512G", raw);
+  std::string unit = s.substr(i);
+  for (char& c : unit) c = char(std::toupper((unsigned char)c));
+  if (!unit.empty() && unit.back() == 'B') unit.pop_back();
+  if (unit.size() == 2 && unit[1] == 'I') unit.pop_back();  // "GiB" = "G"
+  int shift = unit.empty() ? 0 : unit == "K" ? 10 : unit == "M" ? 20 : unit == "G" ? 30 : unit == "T" ? 40 : -1;
+  if (shift < 0) return make_error(ErrorCode::kInvalidArgument, "invalid size '{}': unknown unit", raw);
+  if (shift > 0 && n > (UINT64_MAX >> shift)) return make_error(ErrorCode::kInvalidArgument, "size '{}' is too large", raw);
+  return n << shift;
+}
+
 Result<ServerConfig> config_from_env() {
   ServerConfig c;
   if (const char* h = env2("PADDOCK_HOST", "OLLAMA_HOST")) {
@@ -145,6 +165,11 @@ Result<ServerConfig> config_from_env() {
   if (c.max_loaded == 0) c.max_loaded = 3;
   ASSIGN_OR_RETURN(c.num_ctx, env_int("PADDOCK_CONTEXT_LENGTH", "OLLAMA_CONTEXT_LENGTH", c.num_ctx, 0, 1 << 20));
   if (c.num_ctx == 0) c.num_ctx = 4096;
+  if (const char* m = std::getenv("PADDOCK_MAX_BLOB_SIZE")) {
+    auto v = parse_size(m);
+    if (!v.ok()) return v.error().wrap("PADDOCK_MAX_BLOB_SIZE");
+    c.max_blob = *v;
+  }
   if (const char* t = env2("PADDOCK_LOAD_TIMEOUT", "OLLAMA_LOAD_TIMEOUT")) {
     auto d = parse_duration_ns(t);
     if (!d.ok()) return d.error().wrap("load timeout");

@@ -57,6 +57,9 @@ class RequestParser : public bhttp::basic_parser<true> {
   bool too_many_fields = false;
   bool body_too_large = false;
   bool expect_continue = false;
+  bool sink_failed = false;
+  int sink_status = 0;
+  std::string sink_error;
   size_t body_cap() const {
     return req.path.rfind(lim_.upload_prefix, 0) == 0 ? lim_.max_upload : lim_.max_body;
   }
@@ -94,11 +97,28 @@ class RequestParser : public bhttp::basic_parser<true> {
     if (len && *len > body_cap()) {
       body_too_large = true;
       ec = bhttp::error::body_limit;
-    } else if (len && *len <= lim_.max_body) {
+    } else if (len && *len <= lim_.max_body && !req.sink) {
       req.body.reserve(*len);
     }
   }
   size_t append(boost::beast::string_view b, error_code& ec) {
+    if (req.sink) {
+      sink_bytes_ += b.size();
+      if (sink_bytes_ > body_cap()) {
+        body_too_large = true;
+        ec = bhttp::error::body_limit;
+        return 0;
+      }
+      Status st = req.sink->write(std::string_view(b.data(), b.size()));
+      if (!st.ok()) {
+        sink_failed = true;
+        sink_status = req.sink->error_status();
+        sink_error = st.error().message();
+        ec = bhttp::error::body_limit;
+        return 0;
+      }
+      return b.size();
+    }
     if (req.body.size() + b.size() > body_cap()) {
       body_too_large = true;
       ec = bhttp::error::body_limit;
@@ -116,6 +136,7 @@ class RequestParser : public bhttp::basic_parser<true> {
 
   const HttpLimits& lim_;
   size_t fields_ = 0;
+  uint64_t sink_bytes_ = 0;
   bool has_cl_ = false, has_te_ = false;
 };
 
@@ -137,6 +158,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void read_header();
   void on_header(error_code ec);
   void read_body();
+  void read_body_some();
   void on_body(error_code ec);
   void fail_read(error_code ec);
   void send_error_and_close(int status, std::string_view msg);
@@ -270,8 +292,12 @@ class ExchangeImpl : public Exchange, public std::enable_shared_from_this<Exchan
 
 class ServerImpl : public HttpServer {
  public:
-  ServerImpl(int threads, HttpLimits lim, Handler h)
-      : limits(std::move(lim)), handler(std::move(h)), threads_(threads < 1 ? 1 : threads), acceptor_(io) {}
+  ServerImpl(int threads, HttpLimits lim, Handler h, SinkFactory sf)
+      : limits(std::move(lim)),
+        handler(std::move(h)),
+        sinks(std::move(sf)),
+        threads_(threads < 1 ? 1 : threads),
+        acceptor_(io) {}
   ~ServerImpl() override { stop(); }
 
   Status listen(const std::string& host, uint16_t port) override {
@@ -328,6 +354,7 @@ class ServerImpl : public HttpServer {
   asio::io_context io;
   HttpLimits limits;
   Handler handler;
+  SinkFactory sinks;
   std::atomic<size_t> n_conns_{0};
 
  private:
@@ -398,9 +425,15 @@ void Connection::read_header() {
 void Connection::on_header(error_code ec) {
   if (state_ == State::kClosed) return;
   if (ec) return fail_read(ec);
-  if (parser_->is_done()) return dispatch_request();
   if (auto len = parser_->content_length(); len && *len > parser_->body_cap())
     return send_error_and_close(413, "request body too large");  // say so before the client sends it
+  if (srv_->sinks) {
+    int status = 0;
+    std::string err;
+    parser_->req.sink = srv_->sinks(parser_->req, &status, &err);
+    if (status != 0) return send_error_and_close(status, err);
+  }
+  if (parser_->is_done()) return dispatch_request();
   if (parser_->expect_continue) {
     // The client waits for this before sending the body (curl does for large bodies).
     auto msg = std::make_shared<std::string>("HTTP/1.1 100 Continue\r\n\r\n");
@@ -415,11 +448,24 @@ void Connection::on_header(error_code ec) {
 }
 
 void Connection::read_body() {
+  if (parser_->req.sink) return read_body_some();
   arm_timer(srv_->limits.body_timeout_ms);
   bhttp::async_read(sock_, buf_, *parser_,
                     asio::bind_executor(strand_, [self = shared_from_this()](error_code ec, size_t) {
                       self->on_body(ec);
                     }));
+}
+
+// A body streamed to a sink: read piece by piece, each read under the idle timeout.
+void Connection::read_body_some() {
+  arm_timer(srv_->limits.upload_idle_timeout_ms);
+  bhttp::async_read_some(sock_, buf_, *parser_,
+                         asio::bind_executor(strand_, [self = shared_from_this()](error_code ec, size_t) {
+                           if (self->state_ == State::kClosed) return;
+                           if (ec) return self->fail_read(ec);
+                           if (self->parser_->is_done()) return self->dispatch_request();
+                           self->read_body_some();
+                         }));
 }
 
 void Connection::on_body(error_code ec) {
@@ -434,6 +480,7 @@ void Connection::fail_read(error_code ec) {
     if (got_some || buf_.size() > 0) return send_error_and_close(408, "request timed out");
     return close();  // an idle keep-alive connection: just close
   }
+  if (parser_ && parser_->sink_failed) return send_error_and_close(parser_->sink_status, parser_->sink_error);
   if (ec == bhttp::error::header_limit) return send_error_and_close(431, "request header fields too large");
   if (ec == bhttp::error::body_limit || (parser_ && parser_->body_too_large))
     return send_error_and_close(413, "request body too large");
@@ -445,6 +492,7 @@ void Connection::fail_read(error_code ec) {
 
 void Connection::send_error_and_close(int status, std::string_view msg) {
   timer_.cancel();
+  if (parser_) parser_->req.sink.reset();  // a refused upload leaves nothing behind
   state_ = State::kHandling;
   keep_alive_ = false;
   std::string body = json_error(msg);
@@ -495,6 +543,7 @@ void Connection::client_gone() {
 void Connection::close() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
+  if (parser_) parser_->req.sink.reset();  // an upload cut short: its sink discards what it got
   if (auto ex = cur_) {
     ex->mark_gone();
     ex->clear_callbacks();
@@ -599,12 +648,14 @@ const char* status_reason(int s) {
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
+    case 507: return "Insufficient Storage";
     default: return "Unknown";
   }
 }
 
-std::unique_ptr<HttpServer> HttpServer::create(int io_threads, HttpLimits limits, Handler handler) {
-  return std::make_unique<ServerImpl>(io_threads, std::move(limits), std::move(handler));
+std::unique_ptr<HttpServer> HttpServer::create(int io_threads, HttpLimits limits, Handler handler,
+                                               SinkFactory sinks) {
+  return std::make_unique<ServerImpl>(io_threads, std::move(limits), std::move(handler), std::move(sinks));
 }
 
 }  // namespace paddock::server

@@ -24,8 +24,28 @@ struct HttpLimits {
   size_t max_header_count = 100;        // 431
   int header_timeout_ms = 30000;        // whole header must arrive within this (408)
   int body_timeout_ms = 120000;         // whole body (408)
+  // Requests with a sink (uploads of many GB take longer than body_timeout_ms): the longest wait
+  // for the next bytes instead of a cap on the whole body (408).
+  int upload_idle_timeout_ms = 120000;
   size_t max_pending_write = 8u << 20;  // a stream reader this far behind is cut off
 };
+
+// Receives a request body as it arrives, instead of HttpRequest::body (blob uploads of many GB
+// in constant memory). write() runs on an I/O thread; an error fails the request with
+// `error_status()` and the connection is closed. Destroying the sink before the handler took it
+// (disconnect, timeout, shutdown) must discard what it received.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  virtual Status write(std::string_view bytes) = 0;
+  // HTTP status for the last write error (e.g. 413 over a size cap, 507 out of disk space).
+  virtual int error_status() const { return 500; }
+};
+
+struct HttpRequest;
+// Picks a sink once a request's header is in: nullptr = buffer the body in HttpRequest::body as
+// usual; a non-zero `*status` refuses the request at once with `*error` (the body is not read).
+using SinkFactory = std::function<std::shared_ptr<BodySink>(const HttpRequest& req, int* status, std::string* error)>;
 
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
@@ -34,6 +54,7 @@ struct HttpRequest {
   std::string query;
   Headers headers;     // names lower-cased, in arrival order
   std::string body;
+  std::shared_ptr<BodySink> sink;  // set when the body went to a sink instead of `body`
   std::string remote;  // peer address
   // First value of a header (name lower-case), or "".
   std::string header(std::string_view name) const;
@@ -62,7 +83,8 @@ using Handler = std::function<void(HttpRequest&&, std::shared_ptr<Exchange>)>;
 class HttpServer {
  public:
   virtual ~HttpServer() = default;
-  static std::unique_ptr<HttpServer> create(int io_threads, HttpLimits limits, Handler handler);
+  static std::unique_ptr<HttpServer> create(int io_threads, HttpLimits limits, Handler handler,
+                                            SinkFactory sinks = {});
   // Binds and listens; port 0 picks a free port (see port()).
   virtual Status listen(const std::string& host, uint16_t port) = 0;
   virtual uint16_t port() const = 0;

@@ -103,7 +103,8 @@ uint64_t Manager::acquire(const ModelRef& ref, std::optional<int64_t> keep_alive
     auto it = models_.find(key);
     bool ready_free = it != models_.end() && it->second.state == Loaded::State::kReady &&
                       it->second.active < opts_.num_parallel && it->second.waiters.empty() &&
-                      it->second.runner && it->second.runner->alive();
+                      it->second.runner && it->second.runner->alive() && it->second.reload_ctx == 0 &&
+                      ref.num_ctx <= it->second.num_ctx;
     if (!ready_free && waiting_ >= opts_.max_queue) {
       lk.unlock();
       done(make_error(ErrorCode::kResourceExhausted,
@@ -114,11 +115,15 @@ uint64_t Manager::acquire(const ModelRef& ref, std::optional<int64_t> keep_alive
       it = models_.emplace(key, Loaded{}).first;
       it->second.ref = ref;
       it->second.queued_at = Clock::now();
+      it->second.num_ctx = std::max(opts_.num_ctx, ref.num_ctx);
       load_order_.push_back(key);
     } else if (it->second.state == Loaded::State::kDead && it->second.active == 0) {
       it->second.state = Loaded::State::kQueued;
       graveyard = std::move(it->second.runner);  // destroyed after the lock is released
+      it->second.num_ctx = std::max(it->second.num_ctx, ref.num_ctx);
       load_order_.push_back(key);
+    } else {
+      want_context_locked(it->second, ref);
     }
     it->second.waiters.push_back(Waiter{ticket, keep_alive_ns, std::move(done), Clock::now()});
     waiting_++;
@@ -129,8 +134,22 @@ uint64_t Manager::acquire(const ModelRef& ref, std::optional<int64_t> keep_alive
   return ticket;
 }
 
+void Manager::want_context_locked(Loaded& m, const ModelRef& ref) {
+  int want = ref.num_ctx;
+  if (m.ctx_cap > 0) want = std::min(want, m.ctx_cap);
+  if (want <= m.num_ctx || want <= m.reload_ctx) return;
+  if (m.state == Loaded::State::kQueued) {  // not started yet: start it big enough
+    m.num_ctx = want;
+    return;
+  }
+  log::info("{}: a request needs context {} (runner has {}): restarting it once idle", m.ref.name, want, m.num_ctx);
+  m.reload_ctx = want;
+  m.ref.mem_estimate = std::max(m.ref.mem_estimate, ref.mem_estimate);
+}
+
 std::vector<std::function<void()>> Manager::grant(Loaded& m, const std::string& key) {
   std::vector<std::function<void()>> out;
+  if (m.reload_ctx > m.num_ctx) return out;  // waiting to restart with a bigger context
   while (m.state == Loaded::State::kReady && m.runner && m.runner->alive() && m.active < opts_.num_parallel &&
          !m.waiters.empty()) {
     Waiter w = std::move(m.waiters.front());
@@ -219,7 +238,7 @@ std::vector<PsEntry> Manager::ps() {
     if (m.state != Loaded::State::kReady && m.state != Loaded::State::kLoading) continue;
     PsEntry e;
     e.ref = m.ref;
-    e.num_ctx = opts_.num_ctx;
+    e.num_ctx = m.num_ctx > 0 ? m.num_ctx : opts_.num_ctx;
     e.active = m.active;
     e.loading = m.state == Loaded::State::kLoading;
     e.runner = m.runner;
@@ -281,6 +300,24 @@ void Manager::loop() {
         m.state = Loaded::State::kQueued;
         load_order_.push_back(it->first);
       }
+      if (m.state == Loaded::State::kReady && m.reload_ctx > m.num_ctx && m.active == 0) {
+        // Idle now: stop the runner and queue a load with the bigger context (waiters keep
+        // their place; requests that were running finished undisturbed).
+        log::info("restarting {} with context {}", m.ref.name, m.reload_ctx);
+        if (m.runner) to_stop.push_back(std::move(m.runner));
+        m.num_ctx = m.reload_ctx;
+        m.reload_ctx = 0;
+        m.expires.reset();
+        m.generation = next_generation_++;  // slots of the old runner release into nothing
+        if (m.waiters.empty()) {
+          it = models_.erase(it);
+          continue;
+        }
+        m.state = Loaded::State::kQueued;
+        load_order_.push_back(it->first);
+        ++it;
+        continue;
+      }
       if (m.state == Loaded::State::kReady && m.active == 0 && m.waiters.empty() && m.expires) {
         if (*m.expires <= now) {
           log::info("unloading {} (keep_alive expired)", m.ref.name);
@@ -341,7 +378,7 @@ void Manager::loop() {
       spec.model_path = key;
       spec.display_name = m.ref.name;
       spec.num_parallel = m.ref.embedding ? 1 : opts_.num_parallel;
-      spec.num_ctx = opts_.num_ctx;
+      spec.num_ctx = m.num_ctx > 0 ? m.num_ctx : opts_.num_ctx;
       spec.threads = opts_.threads;
       spec.embedding = m.ref.embedding;
       spec.load_timeout_ms = opts_.load_timeout_ms;
@@ -376,6 +413,12 @@ void Manager::loop() {
       }
       it->second.runner = *res;
       it->second.state = (*res)->alive() ? Loaded::State::kReady : Loaded::State::kDead;
+      if (int got = (*res)->ready().value("num_ctx", 0); got > 0) {
+        // The runner caps the context at the model's trained length: remember it as the limit.
+        if (got < it->second.num_ctx) it->second.ctx_cap = got;
+        it->second.num_ctx = got;
+      }
+      if (it->second.ctx_cap > 0 && it->second.reload_ctx > it->second.ctx_cap) it->second.reload_ctx = 0;
       it->second.load_duration = Clock::now() - t0;
       auto g = grant(it->second, key);
       for (auto& f : g) run.push_back(std::move(f));

@@ -34,6 +34,11 @@ struct ModelRef {
   uint64_t mem_estimate = 0;  // bytes needed when loaded (weights + KV); 0 = file size
   nlohmann::json details = nlohmann::json::object();
   bool embedding = false;
+  int ctx_train = 0;  // the model's trained context (0 = unknown)
+  // Context this request needs (options.num_ctx; 0 = the server default). A loaded runner with a
+  // smaller context is restarted with this one once its running requests finish (Ollama's
+  // needsReload); a smaller one is served by the runner as it is.
+  int num_ctx = 0;
 };
 
 struct ManagerOptions {
@@ -117,7 +122,12 @@ class Manager {
     std::deque<Waiter> waiters;
     Clock::duration load_duration{0};
     Clock::time_point queued_at;
+    int num_ctx = 0;     // context the runner is (being) started with
+    int ctx_cap = 0;     // the runner reported less than it was asked for: the model's limit
+    int reload_ctx = 0;  // > num_ctx: restart with this context once idle; no grants until then
   };
+  // With mu_ held: records that `ref` needs a bigger context than `m` has.
+  void want_context_locked(Loaded& m, const ModelRef& ref);
   void release(const std::string& key, uint64_t generation);
   void loop();
   // With mu_ held: hands free slots of `m` to its waiters; returns the callbacks to run unlocked.

@@ -4,7 +4,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/ip/address.hpp>
+#include <cstdlib>
 #include <mutex>
 
 #include "server/app.h"
@@ -38,6 +40,54 @@ void send_openai_error(Exchange& ex, int status, const std::string& msg, const s
 
 void send_openai_error(Exchange& ex, const Error& e) { send_openai_error(ex, http_status(e), e.message()); }
 
+bool Workers::spawn(std::function<void()> fn) {
+  std::lock_guard lk(mu_);
+  if (stopping_.load()) return false;
+  reap_locked();
+  auto e = std::make_unique<Entry>();
+  Entry* raw = e.get();
+  e->thread = std::thread([raw, fn = std::move(fn)] {
+    try {
+      fn();
+    } catch (const std::exception& ex) {
+      log::error("worker job threw: {}", ex.what());
+    }
+    raw->done = true;
+  });
+  entries_.push_back(std::move(e));
+  return true;
+}
+
+void Workers::reap_locked() {
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if ((*it)->done.load()) {
+      (*it)->thread.join();
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Workers::stop_and_join() {
+  std::list<std::unique_ptr<Entry>> all;
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+    all.swap(entries_);
+  }
+  for (auto& e : all)
+    if (e->thread.joinable()) e->thread.join();
+}
+
+size_t Workers::running() const {
+  std::lock_guard lk(mu_);
+  size_t n = 0;
+  for (auto& e : entries_)
+    if (!e->done.load()) n++;
+  return n;
+}
+
 Result<Resolved> resolve_model(App& app, const std::string& name) {
   if (name.empty()) return make_error(ErrorCode::kInvalidArgument, "model is required");
   auto st = app.catalog->validate_name(name);
@@ -46,6 +96,23 @@ Result<Resolved> resolve_model(App& app, const std::string& name) {
   if (!r.ok() && r.error().code() == ErrorCode::kNotFound)
     return make_error(ErrorCode::kNotFound, "model \"{}\" not found, try pulling it first", name);
   return r;
+}
+
+void apply_num_ctx(App& app, Resolved& res, json& options) {
+  auto it = options.find("num_ctx");
+  if (it == options.end() || !it->is_number_integer()) return;
+  int want = int(std::clamp<int64_t>(it->get<int64_t>(), 1, kMaxNumCtx));
+  if (res.ref.ctx_train > 0 && want > res.ref.ctx_train) {
+    log::warn("{}: requested context size {} is larger than the model's trained context {}; using {}", res.ref.name,
+              want, res.ref.ctx_train, res.ref.ctx_train);
+    want = res.ref.ctx_train;
+    *it = want;
+  }
+  res.ref.num_ctx = want;
+  if (want > app.cfg.num_ctx) {  // the bigger runner needs more memory: estimate it for that context
+    if (auto r = app.catalog->resolve(res.ref.name, want, app.cfg.num_parallel); r.ok())
+      res.ref.mem_estimate = r->ref.mem_estimate;
+  }
 }
 
 namespace {
@@ -227,7 +294,7 @@ class ServerImpl : public Server {
       if (n <= 0) return make_error(ErrorCode::kInternal, "cannot find the paddock binary for runners");
       cfg.runner_exe.assign(buf, size_t(n));
     }
-    ASSIGN_OR_RETURN(app_.catalog, open_catalog(cfg.models_dir));
+    ASSIGN_OR_RETURN(app_.catalog, open_catalog(cfg.models_dir, cfg.max_blob));
     ManagerOptions mo;
     mo.runner_exe = cfg.runner_exe;
     mo.default_keep_alive_ns = cfg.keep_alive_ns;
@@ -247,9 +314,10 @@ class ServerImpl : public Server {
     lim.max_header_count = cfg.max_header_count;
     lim.header_timeout_ms = cfg.header_timeout_ms;
     lim.body_timeout_ms = cfg.body_timeout_ms;
-    http_ = HttpServer::create(cfg.io_threads, lim, [this](HttpRequest&& r, std::shared_ptr<Exchange> ex) {
-      handle(std::move(r), ex);
-    });
+    lim.max_upload = cfg.max_blob;
+    http_ = HttpServer::create(
+        cfg.io_threads, lim, [this](HttpRequest&& r, std::shared_ptr<Exchange> ex) { handle(std::move(r), ex); },
+        [this](const HttpRequest& r, int* status, std::string* err) { return upload_sink(r, status, err); });
     return Status::Ok();
   }
 
@@ -264,10 +332,39 @@ class ServerImpl : public Server {
     if (stopped_) return;
     stopped_ = true;
     if (http_) http_->stop();
+    // Create and blob jobs see stopping() and give up before writing a manifest; then they are
+    // joined, so none outlives the App they reference.
+    app_.workers.stop_and_join();
     if (app_.mgr) app_.mgr->shutdown();
   }
 
  private:
+  // POST /api/blobs/<digest>: the body streams into a temp file in the store (hashed as it
+  // arrives). Refused before any byte is read for a bad digest or host, or no room on disk.
+  std::shared_ptr<BodySink> upload_sink(const HttpRequest& req, int* status, std::string* err) {
+    if (req.method != "POST" || req.path.rfind("/api/blobs/", 0) != 0) return nullptr;
+    if (check_host_ && !host_allowed(req.header("host"))) {
+      *status = 403;
+      *err = "host not allowed";
+      return nullptr;
+    }
+    std::string digest = req.path.substr(11);
+    uint64_t len = 0;
+    std::string cl = req.header("content-length");
+    if (!cl.empty()) len = std::strtoull(cl.c_str(), nullptr, 10);
+    auto up = app_.catalog->begin_blob(digest, len);
+    if (!up.ok()) {
+      const Error& e = up.error();
+      *status = e.code() == ErrorCode::kResourceExhausted
+                    ? (e.message().find("disk space") != std::string::npos ? 507 : 413)
+                : e.code() == ErrorCode::kIo ? 500
+                                             : 400;
+      *err = e.message();
+      return nullptr;
+    }
+    return *up;
+  }
+
   void handle(HttpRequest&& req, const std::shared_ptr<Exchange>& ex) {
     if (check_host_ && !host_allowed(req.header("host"))) return send_error(*ex, 403, "host not allowed");
     std::string origin = req.header("origin");

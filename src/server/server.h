@@ -28,6 +28,7 @@ struct ServerConfig {
   int64_t request_timeout_ms = 0;     // 0 = none
   int load_timeout_ms = 300000;
   size_t max_body = 8u << 20;
+  uint64_t max_blob = 512ull << 30;   // largest blob upload (PADDOCK_MAX_BLOB_SIZE); 413 over it
   size_t max_header_bytes = 16u << 10;
   size_t max_header_count = 100;
   int header_timeout_ms = 30000;
@@ -41,6 +42,8 @@ struct ServerConfig {
 Result<std::pair<std::string, uint16_t>> parse_host(const std::string& s);
 // Go-style durations and integer seconds ("5m", "1h30m", "300", "-1"); negative = forever.
 Result<int64_t> parse_duration_ns(const std::string& s);
+// Byte sizes: "1048576", "512G", "64MiB" (binary units K M G T, optional "i"/"B").
+Result<uint64_t> parse_size(const std::string& s);
 // Fills a config from the environment (PADDOCK_* before OLLAMA_*); flags override it afterwards.
 Result<ServerConfig> config_from_env();
 bool is_loopback_host(const std::string& host);

@@ -148,6 +148,7 @@ Status Store::create(std::string_view name_str, const Modelfile& mf, const Creat
     }
     ASSIGN_OR_RETURN(std::string digest, gguf_blob(*from));
     ASSIGN_OR_RETURN(std::string path, blob_path(digest));
+    if (opts.cancelled && opts.cancelled()) return make_error(ErrorCode::kCancelled, "create of {} cancelled", name.display());
     status("parsing GGUF");
     auto g = detail::read_gguf(path, false, false);
     if (!g.ok()) return g.error().wrap(fmt::format("Modelfile line {}", from->line));
@@ -205,6 +206,7 @@ Status Store::create(std::string_view name_str, const Modelfile& mf, const Creat
   for (const auto& l : layers) cfg.diff_ids.push_back(l.digest);
   ASSIGN_OR_RETURN(std::string cfg_digest, write_blob_bytes(cfg.serialize()));
 
+  if (opts.cancelled && opts.cancelled()) return make_error(ErrorCode::kCancelled, "create of {} cancelled", name.display());
   Manifest m;
   m.config = Layer{std::string(kConfigMediaType), cfg_digest, cfg.serialize().size(), "", ""};
   m.layers = std::move(layers);

@@ -1,6 +1,7 @@
 // store internal: GGUF metadata → config fields, model_info and tensor list (via gguf::File).
 #include "store/gguf_info.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <map>
 
@@ -46,17 +47,14 @@ std::string upper(std::string_view s) {
   return o;
 }
 
-// general.file_type as Ollama displays it (quantization_level); llama.cpp's ftype numbering.
+// general.file_type as Ollama displays it (quantization_level): quant's table of llama.cpp's
+// ftypes, after dropping LLAMA_FTYPE_GUESSED (1024). One Ollama-only value: its converter writes
+// 4 (llama.cpp's retired Q4_1_SOME_F16) for MXFP4 (gpt-oss), which quant's table does not know.
 std::string file_type_name(uint64_t ft) {
-  static const char* const kNames[] = {
-      "F32", "F16", "Q4_0", "Q4_1", "MXFP4", nullptr, nullptr, "Q8_0", "Q5_0", "Q5_1", "Q2_K", "Q3_K_S", "Q3_K_M",
-      "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K", "IQ2_XXS", "IQ2_XS", "Q2_K_S", "IQ3_XS", "IQ3_XXS",
-      "IQ1_S", "IQ4_NL", "IQ3_S", "IQ3_M", "IQ2_S", "IQ2_M", "IQ4_XS", "IQ1_M", "BF16", nullptr, nullptr, nullptr,
-      "TQ1_0", "TQ2_0",
-  };
-  ft &= ~uint64_t{1024};  // LLAMA_FTYPE_GUESSED
-  if (ft < sizeof kNames / sizeof kNames[0] && kNames[ft]) return kNames[ft];
-  return "unknown";
+  ft &= ~uint64_t{1024};
+  if (ft == 4) return "MXFP4";
+  if (ft > UINT32_MAX) return "unknown";
+  return std::string(quant::file_type_name(static_cast<uint32_t>(ft)));
 }
 
 std::string tensor_type_name(uint32_t t) {

@@ -2,6 +2,7 @@
 // delete with garbage collection, and content-addressed blobs written atomically and verified.
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -364,53 +365,113 @@ Status Store::touch_blob(std::string_view digest) const {
   return Status::Ok();
 }
 
-Status Store::write_blob(std::string_view digest, const std::function<int64_t(char*, size_t)>& read) {
-  ASSIGN_OR_RETURN(std::string d, parse_digest(digest, true));
-  ASSIGN_OR_RETURN(UniqueFd blobs, detail::open_dir(root_, {"blobs"}, true));
-  std::string final_name = blob_file_name(d);
-  std::string tmp = detail::temp_name(final_name);
-  UniqueFd fd(::openat(blobs.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
-  if (fd.get() < 0) return make_error(ErrorCode::kIo, "cannot create blob: {}", std::strerror(errno));
-  auto fail = [&](Error e) -> Status {
-    fd = UniqueFd();
-    ::unlinkat(blobs.get(), tmp.c_str(), 0);
-    return e;
-  };
+struct BlobWriter::Hasher {
   Sha256 h;
-  uint64_t total = 0;
+};
+
+BlobWriter::~BlobWriter() {
+  discard();
+  if (dir_fd_ >= 0) ::close(dir_fd_);
+}
+
+void BlobWriter::discard() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  if (!done_ && dir_fd_ >= 0 && !tmp_.empty()) ::unlinkat(dir_fd_, tmp_.c_str(), 0);
+  done_ = true;
+}
+
+Status BlobWriter::write(std::string_view data) {
+  if (done_) return make_error(ErrorCode::kInternal, "blob writer already finished");
+  total_ += data.size();
+  if (total_ > max_) {
+    discard();
+    return make_error(ErrorCode::kResourceExhausted, "blob larger than the maximum blob size ({} bytes)", max_);
+  }
+  hash_->h.update(data.data(), data.size());
+  for (size_t off = 0; off < data.size();) {
+    ssize_t w = ::write(fd_, data.data() + off, data.size() - off);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      discard();
+      if (e == ENOSPC || e == EDQUOT) return make_error(ErrorCode::kResourceExhausted, "not enough disk space for blob");
+      return make_error(ErrorCode::kIo, "cannot write blob: {}", std::strerror(e));
+    }
+    off += static_cast<size_t>(w);
+  }
+  return Status::Ok();
+}
+
+Status BlobWriter::commit() {
+  if (done_) return make_error(ErrorCode::kInternal, "blob writer already finished");
+  std::string got = "sha256:" + hash_->h.finish_hex();
+  if (got != digest_) {
+    discard();
+    return make_error(ErrorCode::kInvalidArgument, "digest mismatch: expected {}, got {}", digest_, got);
+  }
+  if (::fsync(fd_) != 0) {
+    int e = errno;
+    discard();
+    return make_error(ErrorCode::kIo, "cannot sync blob: {}", std::strerror(e));
+  }
+  ::close(fd_);
+  fd_ = -1;
+  // Content-addressed: if another writer got there first, its file has the same bytes; the
+  // rename replaces it atomically either way, so readers see one whole file.
+  if (::renameat(dir_fd_, tmp_.c_str(), dir_fd_, final_.c_str()) != 0) {
+    int e = errno;
+    discard();
+    return make_error(ErrorCode::kIo, "cannot rename blob: {}", std::strerror(e));
+  }
+  done_ = true;
+  ::fsync(dir_fd_);
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<BlobWriter>> Store::begin_blob(std::string_view digest, uint64_t expected_size) {
+  ASSIGN_OR_RETURN(std::string d, parse_digest(digest, true));
+  if (expected_size > opts_.max_blob_bytes)
+    return make_error(ErrorCode::kResourceExhausted, "blob of {} bytes is larger than the maximum blob size ({} bytes)",
+                      expected_size, opts_.max_blob_bytes);
+  ASSIGN_OR_RETURN(UniqueFd blobs, detail::open_dir(root_, {"blobs"}, true));
+  if (expected_size > 0) {
+    struct statvfs vfs {};
+    if (::fstatvfs(blobs.get(), &vfs) == 0) {
+      uint64_t avail = static_cast<uint64_t>(vfs.f_bavail) * static_cast<uint64_t>(vfs.f_frsize);
+      if (expected_size > avail)
+        return make_error(ErrorCode::kResourceExhausted, "not enough disk space for a blob of {} bytes ({} free)",
+                          expected_size, avail);
+    }
+  }
+  std::unique_ptr<BlobWriter> w(new BlobWriter());
+  w->digest_ = d;
+  w->final_ = blob_file_name(d);
+  w->tmp_ = detail::temp_name(w->final_);
+  w->max_ = opts_.max_blob_bytes;
+  w->hash_ = std::make_unique<BlobWriter::Hasher>();
+  w->fd_ = ::openat(blobs.get(), w->tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (w->fd_ < 0) {
+    w->done_ = true;
+    return make_error(ErrorCode::kIo, "cannot create blob: {}", std::strerror(errno));
+  }
+  w->dir_fd_ = blobs.release();
+  return w;
+}
+
+Status Store::write_blob(std::string_view digest, const std::function<int64_t(char*, size_t)>& read) {
+  ASSIGN_OR_RETURN(auto w, begin_blob(digest));
   std::vector<char> buf(1 << 20);
   for (;;) {
     int64_t n = read(buf.data(), buf.size());
-    if (n < 0) return fail(make_error(ErrorCode::kIo, "reading blob data failed"));
+    if (n < 0) return make_error(ErrorCode::kIo, "reading blob data failed");
     if (n == 0) break;
-    if (static_cast<uint64_t>(n) > buf.size()) return fail(make_error(ErrorCode::kInternal, "reader overflow"));
-    total += static_cast<uint64_t>(n);
-    if (total > opts_.max_blob_bytes) {
-      return fail(make_error(ErrorCode::kResourceExhausted, "blob larger than {} bytes", opts_.max_blob_bytes));
-    }
-    h.update(buf.data(), static_cast<size_t>(n));
-    for (int64_t off = 0; off < n;) {
-      ssize_t w = ::write(fd.get(), buf.data() + off, static_cast<size_t>(n - off));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return fail(make_error(ErrorCode::kIo, "cannot write blob: {}", std::strerror(errno)));
-      }
-      off += w;
-    }
+    if (static_cast<uint64_t>(n) > buf.size()) return make_error(ErrorCode::kInternal, "reader overflow");
+    RETURN_IF_ERROR(w->write(std::string_view(buf.data(), static_cast<size_t>(n))));
   }
-  std::string got = "sha256:" + h.finish_hex();
-  if (got != d) return fail(make_error(ErrorCode::kInvalidArgument, "digest mismatch: expected {}, got {}", d, got));
-  if (::fsync(fd.get()) != 0) return fail(make_error(ErrorCode::kIo, "cannot sync blob: {}", std::strerror(errno)));
-  fd = UniqueFd();
-  // Content-addressed: if another writer got there first, its file has the same bytes; the
-  // rename replaces it atomically either way, so readers see one whole file.
-  if (::renameat(blobs.get(), tmp.c_str(), blobs.get(), final_name.c_str()) != 0) {
-    int e = errno;
-    ::unlinkat(blobs.get(), tmp.c_str(), 0);
-    return make_error(ErrorCode::kIo, "cannot rename blob: {}", std::strerror(e));
-  }
-  ::fsync(blobs.get());
-  return Status::Ok();
+  return w->commit();
 }
 
 Result<std::string> Store::write_blob_bytes(std::string_view data) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -215,6 +216,38 @@ struct CreateOptions {
   bool allow_paths = true;
   ProgressFn progress;
   std::function<void(const std::string&)> status;  // "creating new layer sha256:…", ...
+  // Polled between steps; true stops the create with kCancelled before the manifest is written
+  // (a server shutting down), so no partial model appears.
+  std::function<bool()> cancelled;
+};
+
+// An upload in progress: bytes go to a temp file in blobs/ (".tmp-sha256-<hex>-<random>") while
+// they are hashed. commit() checks the digest, fsyncs and renames into place; destroying an
+// uncommitted writer (error, disconnect, shutdown) removes the temp file. Memory use is constant.
+class BlobWriter {
+ public:
+  ~BlobWriter();
+  BlobWriter(const BlobWriter&) = delete;
+  BlobWriter& operator=(const BlobWriter&) = delete;
+  // kResourceExhausted past the store's max_blob_bytes; kIo on a write error. After an error the
+  // writer is spent (its temp file is gone).
+  Status write(std::string_view data);
+  // kInvalidArgument on a digest mismatch (nothing is left behind).
+  Status commit();
+  uint64_t bytes_written() const { return total_; }
+  const std::string& digest() const { return digest_; }
+
+ private:
+  friend class Store;
+  BlobWriter() = default;
+  void discard();
+  int dir_fd_ = -1;
+  int fd_ = -1;
+  std::string tmp_, final_, digest_;
+  struct Hasher;
+  std::unique_ptr<Hasher> hash_;
+  uint64_t total_ = 0, max_ = 0;
+  bool done_ = false;
 };
 
 class Store {
@@ -241,6 +274,11 @@ class Store {
   // Streams from `read(buf, n) -> bytes read (0 at end, <0 error)` into a temp file while
   // hashing; verifies against `digest`, fsyncs and renames. Reuses an existing blob.
   Status write_blob(std::string_view digest, const std::function<int64_t(char*, size_t)>& read);
+  // Starts a streamed blob write (see BlobWriter). `expected_size` (0 = unknown) is checked up
+  // front against max_blob_bytes (kResourceExhausted) and the free space of the file system
+  // (kResourceExhausted "not enough disk space").
+  Result<std::unique_ptr<BlobWriter>> begin_blob(std::string_view digest, uint64_t expected_size = 0);
+  uint64_t max_blob_bytes() const { return opts_.max_blob_bytes; }
   // Copies a local file into a blob, returning its digest (progress reported as it copies).
   Result<std::string> import_file(const std::string& path, const ProgressFn& progress = {});
   Result<std::string> write_blob_bytes(std::string_view data);

@@ -213,3 +213,140 @@ TEST(Http, ManyConcurrentConnections) {
 
 }  // namespace
 }  // namespace paddock::server
+
+namespace paddock::server {
+namespace {
+
+// A sink that records what it receives and whether it was destroyed.
+struct CountingSink : BodySink {
+  std::atomic<size_t>* bytes;
+  std::atomic<int>* alive;
+  size_t fail_after;
+  CountingSink(std::atomic<size_t>* b, std::atomic<int>* a, size_t fail) : bytes(b), alive(a), fail_after(fail) {
+    ++*alive;
+  }
+  ~CountingSink() override { --*alive; }
+  Status write(std::string_view d) override {
+    *bytes += d.size();
+    if (*bytes > fail_after) return make_error(ErrorCode::kResourceExhausted, "sink is full");
+    return Status::Ok();
+  }
+  int error_status() const override { return 507; }
+};
+
+struct SinkFixture {
+  std::unique_ptr<HttpServer> srv;
+  std::atomic<size_t> bytes{0};
+  std::atomic<int> alive{0};
+  std::atomic<int> handled{0};
+  size_t fail_after = SIZE_MAX;
+
+  explicit SinkFixture(HttpLimits lim = {}) {
+    srv = HttpServer::create(
+        2, lim,
+        [this](HttpRequest&& r, std::shared_ptr<Exchange> ex) {
+          handled++;
+          ex->respond(201, "text/plain",
+                      std::string(r.sink ? "sink " : "body ") + std::to_string(bytes.load()) + " " +
+                          std::to_string(r.body.size()));
+        },
+        [this](const HttpRequest& r, int* status, std::string* err) -> std::shared_ptr<BodySink> {
+          if (r.path == "/up/refuse") {
+            *status = 400;
+            *err = "bad digest";
+            return nullptr;
+          }
+          if (r.path.rfind("/up/", 0) != 0) return nullptr;
+          return std::make_shared<CountingSink>(&bytes, &alive, fail_after);
+        });
+    EXPECT_TRUE(srv->listen("127.0.0.1", 0).ok());
+    srv->start();
+  }
+  ~SinkFixture() { srv->stop(); }
+};
+
+TEST(HttpSink, BodyStreamsToTheSinkNotIntoMemory) {
+  HttpLimits lim;
+  lim.max_body = 1000;  // the sink route is not bound by the JSON body limit
+  lim.upload_prefix = "/up/";
+  SinkFixture f(lim);
+  RawClient c(f.srv->port());
+  std::string body(300000, 'z');
+  c.send("POST /up/x HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  std::string r = c.read_response();
+  EXPECT_NE(r.find("HTTP/1.1 201"), std::string::npos) << r;
+  EXPECT_NE(r.find("sink 300000 0"), std::string::npos) << r;
+  // Chunked uploads too; other routes still buffer.
+  c.send("POST /up/y HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+  EXPECT_NE(c.read_response().find("sink 300003 0"), std::string::npos);
+  c.send("POST /other HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+  EXPECT_NE(c.read_response().find("body 300003 5"), std::string::npos);
+}
+
+TEST(HttpSink, RefusedBeforeTheBodyAndSinkErrorsAnswerWithItsStatus) {
+  HttpLimits lim;
+  lim.upload_prefix = "/up/";
+  lim.max_upload = 1u << 20;
+  SinkFixture f(lim);
+  {
+    RawClient c(f.srv->port());
+    c.send("POST /up/refuse HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n");
+    std::string r = c.read_response();
+    EXPECT_NE(r.find("HTTP/1.1 400"), std::string::npos) << r;
+    EXPECT_NE(r.find("bad digest"), std::string::npos) << r;
+  }
+  {
+    RawClient c(f.srv->port());
+    c.send("POST /up/x HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n");
+    EXPECT_NE(c.read_response().find("HTTP/1.1 413"), std::string::npos);
+  }
+  f.fail_after = 1000;
+  {
+    RawClient c(f.srv->port());
+    c.send("POST /up/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + std::string(5000, 'q'));
+    std::string r = c.read_response();
+    EXPECT_NE(r.find("HTTP/1.1 507"), std::string::npos) << r;
+    EXPECT_NE(r.find("sink is full"), std::string::npos) << r;
+  }
+  EXPECT_EQ(f.handled.load(), 0);
+  for (int i = 0; i < 200 && f.alive.load() != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(f.alive.load(), 0);
+}
+
+TEST(HttpSink, DisconnectMidBodyDestroysTheSink) {
+  HttpLimits lim;
+  lim.upload_prefix = "/up/";
+  SinkFixture f(lim);
+  {
+    RawClient c(f.srv->port());
+    c.send("POST /up/x HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + std::string(50000, 'a'));
+    for (int i = 0; i < 200 && f.bytes.load() < 50000; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(f.bytes.load(), 50000u);
+    EXPECT_EQ(f.alive.load(), 1);
+  }  // client closes mid-body
+  for (int i = 0; i < 300 && f.alive.load() != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(f.alive.load(), 0);
+  EXPECT_EQ(f.handled.load(), 0);
+}
+
+TEST(HttpSink, IdleUploadTimesOutWith408) {
+  HttpLimits lim;
+  lim.upload_prefix = "/up/";
+  lim.upload_idle_timeout_ms = 300;
+  lim.body_timeout_ms = 100;  // not used for sink bodies: progress keeps them alive
+  SinkFixture f(lim);
+  RawClient c(f.srv->port());
+  c.send("POST /up/x HTTP/1.1\r\nHost: x\r\nContent-Length: 30\r\n\r\n");
+  for (int i = 0; i < 3; ++i) {  // 600 ms in all, longer than body_timeout_ms, but never idle for 300
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    c.send("aaaaa");
+  }
+  std::string r = c.read_response(3000);
+  EXPECT_NE(r.find("HTTP/1.1 408"), std::string::npos) << r;
+  for (int i = 0; i < 300 && f.alive.load() != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(f.alive.load(), 0);
+  EXPECT_EQ(f.bytes.load(), 15u);
+}
+
+}  // namespace
+}  // namespace paddock::server

@@ -187,6 +187,30 @@ TEST(Create, FromGgufFile) {
   EXPECT_EQ(s->get("bydigest")->manifest.layers.size(), 1u);
 }
 
+TEST(Create, CancelledCreateWritesNoManifest) {
+  // A server stopping mid-create: the create gives up before the manifest, so the model never
+  // appears half-made; a create that is not cancelled goes through.
+  TempDir tmp;
+  auto s = Store::open(tmp.str() + "/m");
+  ASSERT_TRUE(s.ok());
+  std::string digest = write_gguf(tmp.path() / "w.gguf", 15);
+  CreateOptions o;
+  o.base_dir = tmp.str();
+  for (int stop_after : {0, 1, 2, 3}) {
+    int polls = 0;
+    o.cancelled = [&] { return polls++ >= stop_after; };
+    auto st = s->create("half", *Modelfile::parse("FROM ./w.gguf\nSYSTEM s\nPARAMETER temperature 0.5\n"), o);
+    if (st.ok()) {
+      EXPECT_GE(stop_after, 2);  // only two cancellation points exist
+      ASSERT_TRUE(s->remove("half").ok());
+      continue;
+    }
+    EXPECT_EQ(st.error().code(), ErrorCode::kCancelled) << st.error().message();
+    EXPECT_EQ(s->get("half").error().code(), ErrorCode::kNotFound);
+    EXPECT_TRUE(s->list()->empty());
+  }
+}
+
 TEST(Create, EmbeddingModelCapability) {
   TempDir tmp;
   auto s = Store::open(tmp.str() + "/m");

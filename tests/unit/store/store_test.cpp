@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <thread>
 
 #include "store/store.h"
@@ -238,6 +239,110 @@ TEST(Store, BlobSizeCap) {
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code(), ErrorCode::kResourceExhausted);
   EXPECT_EQ(std::distance(fs::directory_iterator(tmp.path() / "m/blobs"), fs::directory_iterator()), 0);
+}
+
+size_t count_files(const fs::path& dir) {
+  return static_cast<size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
+}
+
+TEST(Store, BlobWriterStreamsInPiecesAndCleansUp) {
+  TempDir tmp;
+  auto s = Store::open(tmp.str() + "/m");
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  const fs::path blobs = tmp.path() / "m/blobs";
+  std::string data;
+  for (int i = 0; i < 300000; ++i) data += static_cast<char>('a' + (i * 7) % 26);
+  const std::string digest = "sha256:" + sha256_hex(data);
+  {
+    // Written in uneven pieces; the temp file is in blobs/ until commit renames it.
+    auto w = s->begin_blob(digest, data.size());
+    ASSERT_TRUE(w.ok()) << w.error().message();
+    for (size_t off = 0, k = 1; off < data.size(); off += k, k = k * 3 % 65537 + 1)
+      ASSERT_TRUE((*w)->write(std::string_view(data).substr(off, k)).ok());
+    EXPECT_EQ(count_files(blobs), 1u);
+    EXPECT_FALSE(*s->has_blob(digest));
+    EXPECT_EQ((*w)->bytes_written(), data.size());
+    ASSERT_TRUE((*w)->commit().ok());
+  }
+  EXPECT_EQ(*s->read_blob(digest, data.size()), data);
+  EXPECT_EQ(count_files(blobs), 1u);
+  {
+    // Abandoned mid-upload (client gone): destroying the writer removes its temp file.
+    auto w = s->begin_blob("sha256:" + sha256_hex("x"), 0);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->write("partial").ok());
+    EXPECT_EQ(count_files(blobs), 2u);
+  }
+  EXPECT_EQ(count_files(blobs), 1u);
+  {
+    // Wrong digest: commit fails and nothing is left.
+    auto w = s->begin_blob("sha256:" + sha256_hex("something else"), 0);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->write(data).ok());
+    auto st = (*w)->commit();
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(st.error().message().find("digest mismatch"), std::string::npos);
+    EXPECT_EQ(count_files(blobs), 1u);
+    EXPECT_FALSE((*w)->write("more").ok());  // spent
+  }
+  // Bad digests never touch the filesystem.
+  EXPECT_EQ(s->begin_blob("sha256:../../etc/passwd", 0).error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(count_files(blobs), 1u);
+}
+
+TEST(Store, BlobWriterSizeChecks) {
+  TempDir tmp;
+  StoreOptions o;
+  o.max_blob_bytes = 1000;
+  auto s = Store::open(tmp.str() + "/m", true, o);
+  ASSERT_TRUE(s.ok());
+  const fs::path blobs = tmp.path() / "m/blobs";
+  std::string d = "sha256:" + sha256_hex("y");
+  // A declared size over the cap is refused before a file is created.
+  auto big = s->begin_blob(d, 1001);
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.error().code(), ErrorCode::kResourceExhausted);
+  EXPECT_EQ(count_files(blobs), 0u);
+  // More than the free space of the file system: refused up front as well.
+  StoreOptions huge;
+  huge.max_blob_bytes = UINT64_MAX;
+  auto s2 = Store::open(tmp.str() + "/m", true, huge);
+  ASSERT_TRUE(s2.ok());
+  auto nospace = s2->begin_blob(d, uint64_t{1} << 62);
+  ASSERT_FALSE(nospace.ok());
+  EXPECT_EQ(nospace.error().code(), ErrorCode::kResourceExhausted);
+  EXPECT_NE(nospace.error().message().find("disk space"), std::string::npos);
+  // An undeclared size is capped as it streams.
+  auto w = s->begin_blob(d, 0);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->write(std::string(600, 'y')).ok());
+  auto st = (*w)->write(std::string(600, 'y'));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code(), ErrorCode::kResourceExhausted);
+  EXPECT_EQ(count_files(blobs), 0u);
+}
+
+TEST(Store, ConcurrentUploadsOfOneBlob) {
+  TempDir tmp;
+  auto s = Store::open(tmp.str() + "/m");
+  ASSERT_TRUE(s.ok());
+  std::string data(1 << 20, 'q');
+  const std::string digest = "sha256:" + sha256_hex(data);
+  std::vector<std::thread> ts;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t)
+    ts.emplace_back([&] {
+      auto w = s->begin_blob(digest, data.size());
+      if (!w.ok()) return;
+      for (size_t off = 0; off < data.size(); off += 4096)
+        if (!(*w)->write(std::string_view(data).substr(off, 4096)).ok()) return;
+      if ((*w)->commit().ok()) ok++;
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(ok.load(), 4);
+  EXPECT_EQ(*s->read_blob(digest, data.size()), data);
+  EXPECT_EQ(count_files(tmp.path() / "m/blobs"), 1u);
 }
 
 TEST(Store, RefusesSymlinksOutOfTheStore) {
