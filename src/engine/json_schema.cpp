@@ -13,7 +13,7 @@
 namespace paddock::engine {
 namespace {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;  // keeps the schema's member order
 using E = GrammarExpr;
 
 constexpr int kMaxSchemaDepth = 64;
@@ -526,11 +526,19 @@ class SchemaCompiler {
 
 }  // namespace
 
-Result<std::shared_ptr<const Grammar>> compile_json_schema(const nlohmann::json& schema) {
+Result<std::shared_ptr<const Grammar>> compile_json_schema(const nlohmann::ordered_json& schema) {
   return SchemaCompiler(schema).compile_schema();
 }
 
+Result<std::shared_ptr<const Grammar>> compile_json_schema(const nlohmann::json& schema) {
+  return compile_json_schema(nlohmann::ordered_json(schema));
+}
+
 Result<std::shared_ptr<const Grammar>> compile_format(const nlohmann::json& format) {
+  return compile_format(nlohmann::ordered_json(format));
+}
+
+Result<std::shared_ptr<const Grammar>> compile_format(const nlohmann::ordered_json& format) {
   if (format.is_string()) {
     if (format.get<std::string>() != "json")
       return make_error(ErrorCode::kInvalidArgument, "invalid format '{}': expected \"json\" or a JSON schema object",

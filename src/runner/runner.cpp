@@ -147,7 +147,11 @@ struct Runner {
     // schema is a bad_request (HTTP 400) naming the problem.
     std::shared_ptr<const engine::Grammar> grammar;
     if (json format = m.value("format", json(nullptr)); !format.is_null() && format != "") {
-      auto g = engine::compile_format(format);
+      // format_text: the schema as the client wrote it (member order kept), when the server has it.
+      auto text = m.find("format_text");
+      auto g = text != m.end() && text->is_string() && !text->get<std::string>().empty()
+                   ? engine::compile_format(nlohmann::ordered_json::parse(text->get<std::string>(), nullptr, false))
+                   : engine::compile_format(format);
       if (!g.ok()) return error(id, g.error().message(), "bad_request");
       grammar = std::move(*g);
     }

@@ -31,6 +31,18 @@ int json_depth(const std::string& t, int limit) {
   return max_depth;
 }
 
+std::string ordered_member_text(const std::string& body, std::initializer_list<const char*> path) {
+  const auto doc = nlohmann::ordered_json::parse(body, nullptr, false);
+  const nlohmann::ordered_json* cur = &doc;
+  for (const char* key : path) {
+    if (!cur->is_object()) return {};
+    auto it = cur->find(key);
+    if (it == cur->end()) return {};
+    cur = &*it;
+  }
+  return cur->dump();
+}
+
 Result<json> parse_body(const std::string& body) {
   if (body.empty()) return make_error(ErrorCode::kInvalidArgument, "missing request body");
   if (json_depth(body, kMaxJsonDepth) > kMaxJsonDepth)

@@ -26,6 +26,10 @@ inline constexpr int kMaxTopLogprobs = 20;
 
 // Parses a request body: a JSON object, at most kMaxJsonDepth deep, valid UTF-8.
 Result<json> parse_body(const std::string& body);
+// The member at `path` of an already validated JSON body, re-serialized with its object members in
+// the order the client wrote them ("" when absent). parse_body's json sorts keys; a JSON schema's
+// property order matters to what a model writes, so structured output forwards this text.
+std::string ordered_member_text(const std::string& body, std::initializer_list<const char*> path);
 // Nesting depth of JSON text (brackets outside strings), stopping early past `limit`.
 int json_depth(const std::string& text, int limit);
 

@@ -273,6 +273,7 @@ void handle_generate(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
           {"template", tmpl ? json(*tmpl) : json(res->template_text)},
           {"think", think},
           {"format", format},
+          {"format_text", format.is_object() ? ordered_member_text(req.body, {"format"}) : std::string()},
           {"top_logprobs", logprobs.value_or(false) ? top_logprobs.value_or(0) : -1},
           {"truncate", truncate.value_or(true)},
           {"shift", shift.value_or(true)},

@@ -259,6 +259,7 @@ void handle_completion(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
     include_usage = iu.value_or(false);
   }
   json format = nullptr;
+  std::string format_text;  // the schema with its member order kept
   if (auto rf = body.find("response_format"); rf != body.end() && !rf->is_null()) {
     if (!rf->is_object()) return send_openai_error(*ex, 400, "invalid value for 'response_format'", "response_format");
     std::string t = rf->value("type", "");
@@ -268,6 +269,7 @@ void handle_completion(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
       if (js == rf->end() || !js->is_object() || !js->contains("schema"))
         return send_openai_error(*ex, 400, "response_format json_schema needs a 'schema'", "response_format");
       format = (*js)["schema"];
+      format_text = ordered_member_text(req.body, {"response_format", "json_schema", "schema"});
     } else if (t != "text") {
       return send_openai_error(*ex, 400, "invalid response_format type '" + t + "'", "response_format");
     }
@@ -280,7 +282,7 @@ void handle_completion(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
     if (lp) tl = int(*lp);
   }
   TRY_OAI(json think, parse_reasoning(body));
-  json rr{{"type", "generate"}, {"mode", chat ? "chat" : "generate"}, {"format", format}, {"top_logprobs", tl},
+  json rr{{"type", "generate"}, {"mode", chat ? "chat" : "generate"}, {"format", format}, {"format_text", format_text}, {"top_logprobs", tl},
           {"raw", false}, {"render_only", false}, {"truncate", true}, {"shift", true}, {"think", think}};
   if (chat) {
     auto m = body.find("messages");

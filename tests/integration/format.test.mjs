@@ -123,6 +123,18 @@ test('ollama chat, format schema: a complete, valid document; greedy is reproduc
   assert.equal(b.message.content, a.message.content);
 });
 
+test('a schema\'s members come in the order the client wrote them (ollama and openai)', async () => {
+  const schema = { type: 'object', properties: { zeta: { type: 'boolean' }, alpha: { enum: ['a', 'b'] } },
+    required: ['zeta', 'alpha'], additionalProperties: false };
+  const r = await ollama.generate({ model: MODEL, prompt: 'order', format: schema,
+    options: { num_predict: 200, temperature: 0 } });
+  assert.equal(r.done_reason, 'stop');
+  assert.deepEqual(Object.keys(JSON.parse(r.response)), ['zeta', 'alpha'], r.response);
+  const c = await openai.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'order' }],
+    response_format: { type: 'json_schema', json_schema: { name: 'o', schema } }, max_tokens: 200, temperature: 0 });
+  assert.deepEqual(Object.keys(JSON.parse(c.choices[0].message.content)), ['zeta', 'alpha']);
+});
+
 test('ollama generate, format schema, streamed with a seed', async () => {
   for (const seed of [7, 8]) {
     const stream = await ollama.generate({ model: MODEL, prompt: 'ball', format: SCHEMA, stream: true,

@@ -219,6 +219,23 @@ TEST(JsonSchema, IntegerRanges) {
   }
 }
 
+TEST(JsonSchema, OrderedSchemaKeepsWrittenMemberOrder) {
+  // As Ollama does: members come in the order the schema was written (a model should write
+  // "reasoning" before "answer" when the schema lists them so); a sorted json sorts them.
+  const std::string text =
+      R"({"type":"object","properties":{"zeta":{"type":"boolean"},"alpha":{"type":"null"}},"required":["zeta","alpha"],"additionalProperties":false})";
+  auto written = compile_json_schema(nlohmann::ordered_json::parse(text));
+  ASSERT_TRUE(written.ok()) << written.error().message();
+  EXPECT_TRUE(grammar_accepts(*written, R"({"zeta":true,"alpha":null})"));
+  EXPECT_FALSE(grammar_accepts(*written, R"({"alpha":null,"zeta":true})"));
+  auto sorted = compile_json_schema(json::parse(text));
+  ASSERT_TRUE(sorted.ok()) << sorted.error().message();
+  EXPECT_TRUE(grammar_accepts(*sorted, R"({"alpha":null,"zeta":true})"));
+  auto fmt = compile_format(nlohmann::ordered_json::parse(text));
+  ASSERT_TRUE(fmt.ok());
+  EXPECT_TRUE(grammar_accepts(*fmt, R"({"zeta":false,"alpha":null})"));
+}
+
 TEST(JsonSchema, AnnotationsAndDraftVariants) {
   // Annotations (including "format", an annotation by default in JSON Schema 2020-12) do not
   // change what is generated; "definitions" works like "$defs"; the draft 4-7 tuple form of items.
