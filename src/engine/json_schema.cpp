@@ -530,13 +530,8 @@ Result<std::shared_ptr<const Grammar>> compile_json_schema(const nlohmann::order
   return SchemaCompiler(schema).compile_schema();
 }
 
-Result<std::shared_ptr<const Grammar>> compile_json_schema(const nlohmann::json& schema) {
-  return compile_json_schema(nlohmann::ordered_json(schema));
-}
 
-Result<std::shared_ptr<const Grammar>> compile_format(const nlohmann::json& format) {
-  return compile_format(nlohmann::ordered_json(format));
-}
+
 
 Result<std::shared_ptr<const Grammar>> compile_format(const nlohmann::ordered_json& format) {
   if (format.is_string()) {

@@ -24,12 +24,10 @@ inline constexpr uint32_t kMaxExpDigits = 2;     // so every number fits a doubl
 // validity and is not supported, is kInvalidArgument with a message naming the keyword and where.
 // Object members are compiled in the order the schema was written when it comes as an
 // ordered_json (as Ollama does: a model writes "reasoning" before "answer" if the schema says so);
-// a plain nlohmann::json has already sorted its keys.
+// a plain nlohmann::json (converted implicitly) has already sorted its keys.
 Result<std::shared_ptr<const Grammar>> compile_format(const nlohmann::ordered_json& format);
-Result<std::shared_ptr<const Grammar>> compile_format(const nlohmann::json& format);
 
 // A JSON schema (object or boolean) compiled to a grammar.
 Result<std::shared_ptr<const Grammar>> compile_json_schema(const nlohmann::ordered_json& schema);
-Result<std::shared_ptr<const Grammar>> compile_json_schema(const nlohmann::json& schema);
 
 }  // namespace paddock::engine
