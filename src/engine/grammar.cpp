@@ -103,10 +103,10 @@ void utf8_encode(uint32_t cp, uint8_t* out) {
 // Splits [lo, hi] (same encoded length, no surrogates) until each piece's UTF-8 forms are exactly
 // the byte-wise ranges between the encodings of its ends.
 void utf8_split(uint32_t lo, uint32_t hi, std::vector<ByteSeq>& out) {
-  std::vector<std::pair<uint32_t, uint32_t>> todo{{lo, hi}};
-  while (!todo.empty()) {
-    auto [a, b] = todo.back();
-    todo.pop_back();
+  std::vector<std::pair<uint32_t, uint32_t>> ranges{{lo, hi}};
+  while (!ranges.empty()) {
+    auto [a, b] = ranges.back();
+    ranges.pop_back();
     const int n = utf8_len(a);
     assert(n == utf8_len(b));
     bool split = false;
@@ -114,12 +114,12 @@ void utf8_split(uint32_t lo, uint32_t hi, std::vector<ByteSeq>& out) {
       const uint32_t m = (1u << (6 * i)) - 1;
       if ((a & ~m) == (b & ~m)) continue;
       if ((a & m) != 0) {
-        todo.push_back({(a | m) + 1, b});
-        todo.push_back({a, a | m});
+        ranges.push_back({(a | m) + 1, b});
+        ranges.push_back({a, a | m});
         split = true;
       } else if ((b & m) != m) {
-        todo.push_back({b & ~m, b});
-        todo.push_back({a, (b & ~m) - 1});
+        ranges.push_back({b & ~m, b});
+        ranges.push_back({a, (b & ~m) - 1});
         split = true;
       }
     }

@@ -238,10 +238,10 @@ class SchemaCompiler {
     if (!parts.is_array() || parts.empty()) return err(path, "'allOf' must be a non-empty array");
     json merged = s;
     merged.erase("allOf");
-    std::vector<const json*> todo;
-    for (const json& p : parts) todo.push_back(&p);
-    for (size_t i = 0; i < todo.size(); ++i) {
-      const json* p = todo[i];
+    std::vector<const json*> pending;
+    for (const json& p : parts) pending.push_back(&p);
+    for (size_t i = 0; i < pending.size(); ++i) {
+      const json* p = pending[i];
       int hops = 0;
       while (p->is_object() && p->contains("$ref") && hops++ < kMaxSchemaDepth) {
         const std::string t = (*p)["$ref"].is_string() ? (*p)["$ref"].get<std::string>() : "";
@@ -255,7 +255,7 @@ class SchemaCompiler {
       if (p->is_boolean() && p->get<bool>()) continue;
       if (!p->is_object()) return err(path, "'allOf' parts must be object schemas");
       if (auto nested = p->find("allOf"); nested != p->end() && nested->is_array())
-        for (const json& q : *nested) todo.push_back(&q);
+        for (const json& q : *nested) pending.push_back(&q);
       for (auto it = p->begin(); it != p->end(); ++it) {
         const std::string& k = it.key();
         if (k == "allOf" || k == "$ref" || kAnnotations.count(k)) continue;
