@@ -12,8 +12,16 @@
 // is K/V in F16, Q rounded to F16 for Q·Kᵀ, softmax in F32 and the probabilities rounded to F16
 // for ·V — what our CPU attention does), and generation continues through EOS (yieldEogToken),
 // so every fixture has the full 64 steps.
+//
+// llama.cpp against itself: PADDOCK_ORACLE_CPU_VARIANT=haswell (or x64, skylakex, …: the
+// libggml-cpu-<variant>.so files node-llama-cpp ships) makes llama.cpp run that CPU build —
+// the others are moved aside for the run and put back after — and writes the fixtures to
+// tests/fixtures/model/cpu_<variant>/. The model tests measure from them how far llama.cpp's own
+// builds disagree (another SIMD level = another summation order) and allow us no more than that.
+//   PADDOCK_ORACLE_CPU_VARIANT=haswell node tools/llamacpp_oracle.mjs <generator>
+//   PADDOCK_ORACLE_CPU_VARIANT=x64 node tools/llamacpp_oracle.mjs <generator>
 import {execFileSync} from "node:child_process";
-import {mkdtempSync, writeFileSync, rmSync, readFileSync} from "node:fs";
+import {mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync, readdirSync, renameSync} from "node:fs";
 import {tmpdir} from "node:os";
 import {join, dirname} from "node:path";
 import {fileURLToPath} from "node:url";
@@ -30,6 +38,11 @@ const kDefault = [
   ...["f16", "q8_0", "q4_K", "q6_K"].map((t) => `gemma3:${t}:n_layer=6`),
   "llama:f16:rope_freqs=1:tied=1:n_head_kv=1",
 ];
+const variant = process.env.PADDOCK_ORACLE_CPU_VARIANT;
+// PADDOCK_ORACLE_OUT: write the fixtures elsewhere.
+const outDir = process.env.PADDOCK_ORACLE_OUT ??
+  join(root, "tests/fixtures/model", variant ? `cpu_${variant}` : "");
+mkdirSync(outDir, {recursive: true});
 const specs = process.argv.length > 3 ? process.argv.slice(3) : kDefault;
 
 const kPromptLen = 40, kGenerate = 64, kTop = 5;
@@ -46,8 +59,21 @@ function prompt(nVocab) {
 const fixtureName = (spec) => spec.replace(/[:=]/g, "_");
 
 const dir = mkdtempSync(join(tmpdir(), "paddock-oracle-"));
-const llama = await getLlama({gpu: false, build: "never", logLevel: "error"});
+// One CPU build only: move the other libggml-cpu-*.so aside (restored in `finally`).
+const bins = join(root, "tools/oracles/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64");
+const aside = join(dir, "aside");
+const moved = [];
+if (variant) {
+  mkdirSync(aside);
+  const libs = readdirSync(bins).filter((f) => /^libggml-cpu-.*\.so$/.test(f));
+  if (!libs.includes(`libggml-cpu-${variant}.so`)) throw new Error(`no CPU variant ${variant} in ${bins}`);
+  for (const f of libs.filter((f) => f !== `libggml-cpu-${variant}.so`)) {
+    renameSync(join(bins, f), join(aside, f));
+    moved.push(f);
+  }
+}
 try {
+  const llama = await getLlama({gpu: false, build: "never", logLevel: "error"});
   for (const spec of specs) {
     const out = execFileSync(gen, [dir, spec]).toString().trim().split(" ");
     const [, sha256, path, nVocab] = out;
@@ -68,13 +94,14 @@ try {
     await ctx.dispose();
     await model.dispose();
     const fixture = {
-      oracle: `node-llama-cpp@${nlcVersion} (llama.cpp ${llama.llamaCppRelease.release}), cpu, flash attention off, greedy (temperature 0)`,
+      oracle: `node-llama-cpp@${nlcVersion} (llama.cpp ${llama.llamaCppRelease.release}), cpu${variant ? ` (build ${variant} only)` : ""}, flash attention off, greedy (temperature 0)`,
       spec, sha256, n_vocab: Number(nVocab), prompt: p, tokens, top5: top,
     };
-    const file = join(root, "tests/fixtures/model", fixtureName(spec) + ".json");
+    const file = join(outDir, fixtureName(spec) + ".json");
     writeFileSync(file, JSON.stringify(fixture) + "\n");
     console.log(`${spec}: ${tokens.length} tokens, top1 p=${top[0][0][1].toFixed(3)} -> ${file}`);
   }
 } finally {
+  for (const f of moved) renameSync(join(aside, f), join(bins, f));
   rmSync(dir, {recursive: true, force: true});
 }

@@ -3,9 +3,10 @@
 // oracle saw (sha256), feed the oracle's prompt in chunks that cross KV-block boundaries, then
 // decode step by step along the oracle's continuation (64 tokens; crosses the 32-token sliding
 // window of the gemma models). At each step our greedy token must equal llama.cpp's unless the
-// top two probabilities are within a near-tie width in both engines (1e-3 for F32/F16; see
-// near_tie_for; printed), and the oracle's top-5 tokens must have the same probabilities within
-// a tolerance. The *_scalar_test binaries repeat this on our scalar kernels.
+// step is a near-tie, and the oracle's top-5 tokens must have the same probabilities within a
+// tolerance — both derived from how far llama.cpp's own CPU builds disagree on the same files
+// (see oracle_noise; every accepted near-tie is printed). The *_scalar_test binaries repeat this
+// on our scalar kernels.
 // PADDOCK_ORACLE_VERBOSE=1 prints every step.
 #include <gtest/gtest.h>
 
@@ -13,6 +14,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "model/model.h"
@@ -83,36 +85,112 @@ Batch make_batch(const std::vector<std::pair<Seq*, std::vector<int32_t>>>& parts
   return b;
 }
 
-// Absolute tolerance on the oracle's top-5 probabilities. Two engines that do the same arithmetic
-// in another order differ by rounding noise, which coarse activation rounding (int8 blocks for
-// the quantized types, BF16) amplifies from matmul to matmul (see Scales in test_model.cpp; the
-// test models are built to keep that small). Measured against llama.cpp (flash attention off),
-// max |dp| over the top-5 of all 64 steps of every fixture, our AVX2 / scalar kernels:
-//   f32 5.6e-4 / 2.9e-4, f16 3.5e-3 / 3.0e-3, bf16 1.1e-3 / 1.1e-3,
-//   q8_0 1.1e-2 / 1.25e-2, 4/5/6-bit 1.26e-2 / 1.3e-2, 2/3-bit 6.7e-3 / 8.4e-3
-// (the largest quantized figures are gemma3's, with 6 layers; llama/qwen/phi3/gemma2 stay under
-// 1.22e-2). The bounds leave 2.3x or more for other summation orders (a new GEMM, AVX-512).
-bool coarse_activations(const std::string& spec) {
-  return spec.find(":f32") == std::string::npos && spec.find(":f16") == std::string::npos;
+// How far llama.cpp disagrees with itself. The same files run by two other CPU builds of the same
+// llama.cpp (fixtures/model/cpu_haswell: AVX2, cpu_x64: no AVX; the default fixtures come from the
+// build ggml picks here, AVX-512) differ from the default fixtures because each build sums in
+// another order and the rounding of activations (int8 blocks for the quantized types, F16/BF16 for
+// the half types, F16 for attention) amplifies last-bit differences from matmul to matmul. That
+// disagreement is the oracle's own noise; we are held to it:
+//  - top-5 probabilities within 2x the largest |dp| between llama.cpp's builds for that
+//    activation class (f32 / half / int8), over all fixtures of the class;
+//  - a different greedy token only at a near-tie: top-2 probabilities within 1e-3 in both engines
+//    (the rule), or a flip llama.cpp's own builds can produce: if two engines' probabilities
+//    differ by at most d, the top-2 margin moves by at most 2d, so the flip needs
+//    gap_ours + gap_theirs <= 2 d with d = llama.cpp's own largest |dp| for the class.
+// Measured (2026-11-30, llama.cpp from node-llama-cpp 3.21.1): f32 4.3e-4, half 3.0e-3, int8 1.5e-2,
+// and one flip of its own (qwen2_q8_0 step 48, gaps 3.3e-3 / 6.8e-3: beyond 1e-3, so the literal
+// rule cannot hold even between llama.cpp's own builds). PADDOCK_ORACLE_STRICT=1 applies only the
+// literal 1e-3 rule.
+enum class Act { kF32, kHalf, kInt8 };
+Act act_class(const std::string& spec) {
+  if (spec.find(":f32") != std::string::npos) return Act::kF32;
+  if (spec.find(":f16") != std::string::npos || spec.find(":bf16") != std::string::npos) return Act::kHalf;
+  return Act::kInt8;
 }
-double tolerance_for(const std::string& spec) {
-  if (spec.find(":f32") != std::string::npos) return 3e-3;
-  if (spec.find(":f16") != std::string::npos || spec.find(":bf16") != std::string::npos) return 1e-2;
-  return 3e-2;
+const char* act_name(Act a) { return a == Act::kF32 ? "f32" : a == Act::kHalf ? "half" : "int8"; }
+
+struct SelfFlip {
+  std::string where, spec;
+  double gap_a, gap_b;
+};
+struct OracleNoise {
+  std::map<Act, double> max_dp;     // largest |dp| over shared top-5 tokens, per class
+  std::vector<SelfFlip> flips;      // greedy divergences between llama.cpp's own builds
+  std::vector<std::string> errors;  // fixtures that do not pair up
+  int pairs = 0;
+};
+
+nlohmann::json read_json(const fs::path& p) {
+  std::ifstream in(p);
+  return nlohmann::json::parse(in);
 }
 
-// Width of a near-tie: the greedy tokens may differ only where both engines' top-2 probabilities
-// are this close. 1e-3 (the bound) where activations are F32/F16. Where they are rounded
-// coarsely (int8 blocks, BF16) two engines that sum in different orders cannot agree that
-// closely: rounding noise alone moves probabilities by up to ~1.2e-2 (our own AVX2 vs scalar
-// kernels) and flips the greedy token at top-2 gaps of a few 1e-3 (measured: 3 flips, gaps
-// 1.3e-3..8.3e-3, over 2176 scalar-kernel steps; none on AVX2). With the AVX-512 VNNI GEMM
-// (prompt chunks of >= 16 tokens) gemma3_q4_K (6 layers, the worst-conditioned fixture) reaches
-// max |dp| 1.8e-2 and one flip where llama.cpp's gap is 1.9e-2 (ours 2.7e-3). So the width is
-// 2.5e-2 there; every accepted flip is printed. PADDOCK_ORACLE_STRICT=1 applies 1e-3 everywhere.
-double near_tie_for(const std::string& spec) {
-  if (std::getenv("PADDOCK_ORACLE_STRICT") != nullptr) return kNearTie;
-  return coarse_activations(spec) ? 2.5e-2 : kNearTie;
+// Compares every cpu_<build>/ fixture with the default one of the same name, step by step up to the
+// first divergence (free-running generations share no context after it).
+const OracleNoise& oracle_noise() {
+  static const OracleNoise noise = [] {
+    OracleNoise n;
+    for (const auto& dir : fs::directory_iterator("../../fixtures/model")) {
+      if (!dir.is_directory() || dir.path().filename().string().rfind("cpu_", 0) != 0) continue;
+      for (const auto& e : fs::directory_iterator(dir.path())) {
+        if (e.path().extension() != ".json") continue;
+        const fs::path base = fs::path("../../fixtures/model") / e.path().filename();
+        const std::string where = dir.path().filename().string() + "/" + e.path().stem().string();
+        if (!fs::exists(base)) {
+          n.errors.push_back(where + ": no default fixture");
+          continue;
+        }
+        const auto a = read_json(base), b = read_json(e.path());
+        if (a["sha256"] != b["sha256"] || a["prompt"] != b["prompt"]) {
+          n.errors.push_back(where + ": another file or prompt than the default fixture");
+          continue;
+        }
+        ++n.pairs;
+        double& worst = n.max_dp[act_class(a["spec"])];
+        for (size_t s = 0; s < a["tokens"].size() && s < b["tokens"].size(); ++s) {
+          std::map<int32_t, double> pb;
+          for (const auto& t : b["top5"][s]) pb[t[0].get<int32_t>()] = t[1].get<double>();
+          for (const auto& t : a["top5"][s]) {
+            auto it = pb.find(t[0].get<int32_t>());
+            if (it != pb.end()) worst = std::max(worst, std::fabs(it->second - t[1].get<double>()));
+          }
+          if (a["tokens"][s] != b["tokens"][s]) {
+            const auto gap = [&](const nlohmann::json& f) {
+              return f["top5"][s][0][1].get<double>() - f["top5"][s][1][1].get<double>();
+            };
+            n.flips.push_back({where + " step " + std::to_string(s), a["spec"], gap(a), gap(b)});
+            break;
+          }
+        }
+      }
+    }
+    return n;
+  }();
+  return noise;
+}
+
+double oracle_dp(const std::string& spec) {
+  const auto& m = oracle_noise().max_dp;
+  auto it = m.find(act_class(spec));
+  return it == m.end() ? 0.0 : it->second;
+}
+
+TEST(LlamaCppBuilds, DisagreeByTheNoiseTheModelTestsAllow) {
+  const OracleNoise& n = oracle_noise();
+  for (const auto& e : n.errors) ADD_FAILURE() << e;
+  ASSERT_GE(n.pairs, 34) << "the cpu_<build>/ fixtures are missing (tools/llamacpp_oracle.mjs)";
+  for (Act a : {Act::kF32, Act::kHalf, Act::kInt8}) {
+    ASSERT_TRUE(n.max_dp.count(a)) << act_name(a);
+    std::printf("[llama.cpp builds] %s: max |dp| %.2e\n", act_name(a), n.max_dp.at(a));
+    // Different builds do differ: a zero here would mean the variants were not really run.
+    EXPECT_GT(n.max_dp.at(a), 1e-5) << act_name(a);
+  }
+  // The flip rule must accept llama.cpp against itself.
+  for (const auto& f : n.flips) {
+    const double d = oracle_dp(f.spec);
+    std::printf("[llama.cpp builds] flip at %s: gaps %.2e / %.2e\n", f.where.c_str(), f.gap_a, f.gap_b);
+    EXPECT_LE(f.gap_a + f.gap_b, 2 * d) << f.where;
+  }
 }
 
 class ModelOracle : public ::testing::TestWithParam<std::string> {};
@@ -158,7 +236,9 @@ TEST_P(ModelOracle, MatchesLlamaCpp) {
   Batch b2 = make_batch({{&seq, std::vector<int32_t>(prompt.begin() + split, prompt.end())}}, max_blocks);
   ASSERT_TRUE(m.forward(b2, logits).ok());
 
-  const double tol = tolerance_for(spec_str), tie = near_tie_for(spec_str);
+  const bool strict = std::getenv("PADDOCK_ORACLE_STRICT") != nullptr;
+  const double noise = oracle_dp(spec_str), tol = 2 * noise;
+  ASSERT_GT(noise, 0.0) << "no llama.cpp build noise measured for " << spec_str;
   double max_err = 0;
   int near_ties = 0, mismatches = 0;
   for (size_t step = 0; step < want.size(); ++step) {
@@ -178,14 +258,15 @@ TEST_P(ModelOracle, MatchesLlamaCpp) {
     if (std::getenv("PADDOCK_ORACLE_VERBOSE") != nullptr)
       std::printf("  step %2zu: top1 %.3f max |dp| %.2e\n", step, top[0][1].get<double>(), step_err);
     if (order[0] != want[step]) {
-      // A different greedy token is acceptable only at a near-tie: the top two probabilities
-      // within `tie` of each other in both engines.
+      // A different greedy token is acceptable only at a near-tie (see oracle_noise above).
       const double ours_gap = p[order[0]] - p[order[1]];
       const double theirs_gap = top[0][1].get<double>() - top[1][1].get<double>();
-      if (ours_gap <= tie && theirs_gap <= tie) {
+      const bool literal = ours_gap <= kNearTie && theirs_gap <= kNearTie;
+      if (literal || (!strict && ours_gap + theirs_gap <= 2 * noise)) {
         ++near_ties;
-        std::printf("[near-tie] %s step %zu: ours %d (gap %.2e) llama.cpp %d (gap %.2e)\n", GetParam().c_str(), step,
-                    order[0], ours_gap, want[step], theirs_gap);
+        std::printf("[near-tie%s] %s step %zu: ours %d (gap %.2e) llama.cpp %d (gap %.2e)\n",
+                    literal ? "" : ", within llama.cpp's own build noise", GetParam().c_str(), step, order[0],
+                    ours_gap, want[step], theirs_gap);
       } else {
         ++mismatches;
         ADD_FAILURE() << "step " << step << ": greedy token " << order[0] << " (p=" << p[order[0]] << ", gap "
@@ -199,8 +280,8 @@ TEST_P(ModelOracle, MatchesLlamaCpp) {
       ASSERT_TRUE(m.forward(bd, logits).ok());
     }
   }
-  std::printf("[oracle] %s: max |dp| = %.2e over top-5, near-ties %d, mismatches %d\n", GetParam().c_str(), max_err,
-              near_ties, mismatches);
+  std::printf("[oracle] %s: max |dp| = %.2e over top-5 (%.2fx llama.cpp's own builds), near-ties %d, mismatches %d\n",
+              GetParam().c_str(), max_err, max_err / noise, near_ties, mismatches);
   RecordProperty("max_prob_error", std::to_string(max_err));
   RecordProperty("near_ties", near_ties);
 }
