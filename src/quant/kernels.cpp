@@ -6,10 +6,12 @@
 #include <cpuid.h>
 #endif
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #include "quant/blocks.h"
 #include "quant/kernels_impl.h"
@@ -21,54 +23,55 @@ namespace detail {
 namespace {
 
 // ---- activation quantizers ----
+// With ggml's exact rounding (llama.cpp is our oracle, and two engines that round activations
+// alike differ only by summation order): round half to even; Q8_0/Q8_1 scale 127/amax (d = amax/127
+// stored as F16); Q8_K's signed scale -127/max, max being the first value of largest magnitude,
+// which maps it to -127 (and the opposite sign to at most +127). NaN activations
+// quantize to 0 (never an unspecified float-to-int conversion).
 
-// x * id rounded to [-127, 127]; NaN (from NaN/inf activations) maps to 0 instead of relying on
-// lround's unspecified result.
-int8_t round_q8(float v) {
-  if (!(v == v)) return 0;
-  if (v >= 127.f) return 127;
-  if (v <= -127.f) return -127;
-  return static_cast<int8_t>(std::lround(v));
-}
+inline int round_even(float v) { return v == v ? static_cast<int>(std::nearbyint(v)) : 0; }
 
-void act_q8_0(const float* x, void* dst, int64_t k) {
-  auto* y = static_cast<blk::Q8_0*>(dst);
+template <bool kWithSum>
+void act_q8_0_impl(const float* x, void* dst, int64_t k) {
+  using Block = std::conditional_t<kWithSum, blk::Q8_1, blk::Q8_0>;
+  auto* y = static_cast<Block*>(dst);
   for (int64_t i = 0; i < k / 32; ++i, x += 32) {
     float amax = 0;
-    for (int j = 0; j < 32; ++j) amax = std::fmax(amax, std::fabs(x[j]));
-    const float d = amax / 127;
-    const float id = d != 0 ? 1 / d : 0;
-    y[i].d = fp32_to_fp16(d);
-    for (int j = 0; j < 32; ++j) y[i].qs[j] = round_q8(x[j] * id);
-  }
-}
-
-void act_q8_1(const float* x, void* dst, int64_t k) {
-  auto* y = static_cast<blk::Q8_1*>(dst);
-  for (int64_t i = 0; i < k / 32; ++i, x += 32) {
-    float amax = 0;
-    for (int j = 0; j < 32; ++j) amax = std::fmax(amax, std::fabs(x[j]));
-    const float d = amax / 127;
-    const float id = d != 0 ? 1 / d : 0;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
+    const float d = amax / 127.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     int sum = 0;
     for (int j = 0; j < 32; ++j) {
-      y[i].qs[j] = round_q8(x[j] * id);
+      y[i].qs[j] = static_cast<int8_t>(std::clamp(round_even(x[j] * id), -127, 127));
       sum += y[i].qs[j];
     }
     y[i].d = fp32_to_fp16(d);
-    y[i].s = fp32_to_fp16(d * static_cast<float>(sum));
+    if constexpr (kWithSum) y[i].s = fp32_to_fp16(d * static_cast<float>(sum));
   }
 }
+
+void act_q8_0(const float* x, void* dst, int64_t k) { act_q8_0_impl<false>(x, dst, k); }
+void act_q8_1(const float* x, void* dst, int64_t k) { act_q8_0_impl<true>(x, dst, k); }
 
 void act_q8_k(const float* x, void* dst, int64_t k) {
   auto* y = static_cast<blk::Q8_K*>(dst);
   for (int64_t i = 0; i < k / 256; ++i, x += 256) {
-    float amax = 0;
-    for (int j = 0; j < 256; ++j) amax = std::fmax(amax, std::fabs(x[j]));
-    const float d = amax / 127;
-    const float id = d != 0 ? 1 / d : 0;
-    y[i].d = d;
-    for (int j = 0; j < 256; ++j) y[i].qs[j] = round_q8(x[j] * id);
+    float amax = 0, mx = 0;
+    for (int j = 0; j < 256; ++j) {
+      const float ax = std::fabs(x[j]);
+      if (ax > amax) {
+        amax = ax;
+        mx = x[j];
+      }
+    }
+    y[i].d = 0;
+    if (amax == 0.0f) {
+      std::memset(y[i].qs, 0, sizeof y[i].qs);
+    } else {
+      const float iscale = -127.0f / mx;
+      for (int j = 0; j < 256; ++j) y[i].qs[j] = static_cast<int8_t>(std::clamp(round_even(iscale * x[j]), -127, 127));
+      y[i].d = 1.0f / iscale;
+    }
     for (int g = 0; g < 16; ++g) {
       int s = 0;
       for (int l = 0; l < 16; ++l) s += y[i].qs[16 * g + l];
@@ -271,7 +274,17 @@ uint64_t act_row_size(Type weight, int64_t k) {
 void quantize_act_row(Type weight, const float* x, void* dst, int64_t k) {
   const auto& t = state().table;
   switch (act_type(weight)) {
-    case Type::F32: std::memcpy(dst, x, static_cast<size_t>(k) * sizeof(float)); return;
+    case Type::F32: {
+      // Float weights: F32 activations, rounded to F16 / BF16 for those weights as ggml does.
+      auto* v = static_cast<float*>(dst);
+      if (weight == Type::F16)
+        for (int64_t i = 0; i < k; ++i) v[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
+      else if (weight == Type::BF16)
+        for (int64_t i = 0; i < k; ++i) v[i] = bf16_to_fp32(fp32_to_bf16(x[i]));
+      else
+        std::memcpy(dst, x, static_cast<size_t>(k) * sizeof(float));
+      return;
+    }
     case Type::Q8_1: assert(k % 32 == 0); t.act_q8_1(x, dst, k); return;
     case Type::Q8_K: assert(k % 256 == 0); t.act_q8_k(x, dst, k); return;
     default: assert(k % 32 == 0); t.act_q8_0(x, dst, k); return;

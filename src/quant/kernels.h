@@ -15,7 +15,8 @@ Type act_type(Type weight);
 bool has_dot(Type weight);
 // Bytes of one activation row of k elements for this weight type (k a multiple of its block size).
 uint64_t act_row_size(Type weight, int64_t k);
-// x[k] -> the activation format of `weight`, written to dst (act_row_size bytes).
+// x[k] -> the activation format of `weight`, written to dst (act_row_size bytes), rounded as ggml
+// rounds (int8 blocks half-to-even; F32 rounded through F16 / BF16 for those weights).
 void quantize_act_row(Type weight, const float* x, void* dst, int64_t k);
 
 // out[r] = dot(W row r, act) for r in [0, n_rows); W rows are `w_stride` bytes apart, each of k

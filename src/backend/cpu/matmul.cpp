@@ -15,85 +15,11 @@
 namespace paddock::backend::cpu {
 namespace {
 
-// Activation format key: the quant act type, and for float weights the rounding ggml applies
-// (activations meet F16 / BF16 weights rounded to that type).
+// Activation format key: the quant act type; F16 and BF16 weights get F32 activations rounded to
+// their own type (quant::quantize_act_row), so each is a format of its own.
 uint32_t act_key(quant::Type w) {
   if (w == quant::Type::F16 || w == quant::Type::BF16) return 1000 + static_cast<uint32_t>(w);
   return static_cast<uint32_t>(quant::act_type(w));
-}
-
-// Activation quantizers with ggml's exact rounding (our oracle is llama.cpp): round half to even,
-// Q8_0/Q8_1 scale 127/amax, and Q8_K's signed scale -127/max, which maps the largest-magnitude
-// value to -127 and lets its opposite sign reach +127 (clamped from 128).
-inline int round_even(float v) { return static_cast<int>(std::nearbyint(v)); }
-
-void act_q8_0_ggml(const float* x, uint8_t* dst, int64_t k, bool with_sum) {
-  const size_t blk = with_sum ? 36 : 34;
-  for (int64_t b = 0; b < k / 32; ++b, x += 32) {
-    float amax = 0;
-    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
-    const float d = amax / 127.0f;
-    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-    uint8_t* y = dst + static_cast<size_t>(b) * blk;
-    int8_t* qs = reinterpret_cast<int8_t*>(y + (with_sum ? 4 : 2));
-    int sum = 0;
-    for (int j = 0; j < 32; ++j) {
-      const float v = x[j] * id;
-      qs[j] = static_cast<int8_t>(v == v ? std::clamp(round_even(v), -127, 127) : 0);
-      sum += qs[j];
-    }
-    const uint16_t dh = fp32_to_fp16(d);
-    std::memcpy(y, &dh, 2);
-    if (with_sum) {
-      const uint16_t sh = fp32_to_fp16(d * static_cast<float>(sum));
-      std::memcpy(y + 2, &sh, 2);
-    }
-  }
-}
-
-void act_q8_k_ggml(const float* x, uint8_t* dst, int64_t k) {
-  constexpr size_t kBlk = 4 + 256 + 32;
-  for (int64_t b = 0; b < k / 256; ++b, x += 256) {
-    uint8_t* y = dst + static_cast<size_t>(b) * kBlk;
-    int8_t* qs = reinterpret_cast<int8_t*>(y + 4);
-    float amax = 0, mx = 0;
-    for (int j = 0; j < 256; ++j) {
-      const float ax = std::fabs(x[j]);
-      if (ax > amax) {
-        amax = ax;
-        mx = x[j];
-      }
-    }
-    float d = 0;
-    if (amax == 0.0f || !(amax == amax)) {
-      std::memset(qs, 0, 256);
-    } else {
-      const float iscale = -127.0f / mx;
-      for (int j = 0; j < 256; ++j) qs[j] = static_cast<int8_t>(std::min(127, round_even(iscale * x[j])));
-      d = 1.0f / iscale;
-    }
-    std::memcpy(y, &d, 4);
-    for (int g = 0; g < 16; ++g) {
-      int16_t sum = 0;
-      for (int j = 0; j < 16; ++j) sum = static_cast<int16_t>(sum + qs[16 * g + j]);
-      std::memcpy(y + 4 + 256 + 2 * g, &sum, 2);
-    }
-  }
-}
-
-void quantize_act(quant::Type wtype, const float* x, uint8_t* dst, int64_t k) {
-  switch (quant::act_type(wtype)) {
-    case quant::Type::Q8_0: act_q8_0_ggml(x, dst, k, false); return;
-    case quant::Type::Q8_1: act_q8_0_ggml(x, dst, k, true); return;
-    case quant::Type::Q8_K: act_q8_k_ggml(x, dst, k); return;
-    default: break;
-  }
-  quant::quantize_act_row(wtype, x, dst, k);
-  if (wtype == quant::Type::F16 || wtype == quant::Type::BF16) {
-    float* v = reinterpret_cast<float*>(dst);
-    for (int64_t i = 0; i < k; ++i)
-      v[i] = wtype == quant::Type::F16 ? fp16_to_fp32(fp32_to_fp16(v[i])) : bf16_to_fp32(fp32_to_bf16(v[i]));
-  }
 }
 
 }  // namespace
@@ -132,7 +58,7 @@ void CpuBackend::matmul_multi(const Tensor& x, std::span<const MatmulJob> jobs) 
   par(n, k * static_cast<int64_t>(fmts.size()), [&](int, int64_t b, int64_t e) {
     for (const Fmt& f : fmts)
       for (int64_t t = b; t < e; ++t) {
-        quantize_act(f.wtype, x.f32() + t * x.stride, f.data + t * f.row_bytes, k);
+        quant::quantize_act_row(f.wtype, x.f32() + t * x.stride, f.data + t * f.row_bytes, k);
       }
   });
   // 2. Panels of weight rows over all jobs: enough for load balance, large enough to amortise.

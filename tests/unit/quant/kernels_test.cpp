@@ -307,5 +307,53 @@ TEST(KernelsDispatch, ActivationQuantizationError) {
   }
 }
 
+// ggml's activation rounding (what llama.cpp does, so only summation order separates us): ties to
+// even, the Q8_K scale signed by the largest-magnitude value, NaN to 0, F16/BF16 weights meeting
+// activations rounded to their own type. Values chosen so x * scale lands exactly on halves.
+TEST(KernelsDispatch, ActivationRoundingIsGgmls) {
+  std::vector<float> x(256, 0.0f);
+  x[0] = 127.0f;  // amax: scale exactly 1
+  x[1] = 2.5f, x[2] = 3.5f, x[3] = -2.5f, x[4] = -0.5f, x[5] = std::nanf("");
+  std::vector<uint8_t> q(act_row_size(Type::Q8_0, 256));
+  quantize_act_row(Type::Q8_0, x.data(), q.data(), 256);
+  const auto* b0 = reinterpret_cast<const int8_t*>(q.data() + 2);
+  EXPECT_EQ(int{b0[0]}, 127);
+  EXPECT_EQ(int{b0[1]}, 2);
+  EXPECT_EQ(int{b0[2]}, 4);
+  EXPECT_EQ(int{b0[3]}, -2);
+  EXPECT_EQ(int{b0[4]}, 0);
+  EXPECT_EQ(int{b0[5]}, 0);
+  EXPECT_EQ(fp16_to_fp32(*reinterpret_cast<const uint16_t*>(q.data())), 1.0f);
+
+  std::vector<uint8_t> qk(act_row_size(Type::Q4_K, 256));
+  quantize_act_row(Type::Q4_K, x.data(), qk.data(), 256);
+  float d;
+  std::memcpy(&d, qk.data(), 4);
+  const auto* k8 = reinterpret_cast<const int8_t*>(qk.data() + 4);
+  EXPECT_EQ(d, -1.0f);  // -max/127, max = +127
+  EXPECT_EQ(int{k8[0]}, -127);
+  EXPECT_EQ(int{k8[1]}, -2);
+  EXPECT_EQ(int{k8[2]}, -4);
+  EXPECT_EQ(int{k8[3]}, 2);
+  EXPECT_EQ(int{k8[5]}, 0);
+  int16_t bsum0;
+  std::memcpy(&bsum0, qk.data() + 4 + 256, 2);
+  EXPECT_EQ(bsum0, -127 - 2 - 4 + 2 + 0 + 0);
+  // A value as large as the first maximum but of the other sign: the first one sets the sign.
+  x[1] = -127.0f;
+  quantize_act_row(Type::Q4_K, x.data(), qk.data(), 256);
+  EXPECT_EQ(int{k8[1]}, 127);
+
+  const float h[2] = {1.0f + 1.0f / 4096, 1.0f + 3.0f / 4096};  // F16 halfway cases: to even
+  float r[2];
+  quantize_act_row(Type::F16, h, r, 2);
+  EXPECT_EQ(r[0], 1.0f);
+  EXPECT_EQ(r[1], 1.0f + 4.0f / 4096);
+  quantize_act_row(Type::BF16, h, r, 2);
+  EXPECT_EQ(r[0], 1.0f);
+  quantize_act_row(Type::F32, h, r, 2);
+  EXPECT_EQ(r[0], h[0]);
+}
+
 }  // namespace
 }  // namespace paddock::quant
