@@ -12,6 +12,7 @@
 #include "tokenizer/tokenizer.h"
 #include "util/fs.h"
 #include "util/half.h"
+#include "util/splitmix.h"
 
 namespace paddock::cli {
 namespace {
@@ -21,13 +22,6 @@ struct DemoFlags {
   uint32_t n_embd = 128, n_layer = 4, n_head = 4, n_head_kv = 2, n_ff = 384, n_ctx = 8192;
   uint64_t seed = 42;
 };
-
-uint64_t splitmix(uint64_t& s) {
-  uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
 
 int make_demo(const DemoFlags& f) {
   auto tj = read_file(f.tokenizer_json, 64u << 20);
@@ -90,7 +84,7 @@ int make_demo(const DemoFlags& f) {
         return Status::Ok();
       }
       for (size_t i = 0; i + 2 <= out.size(); i += 2) {
-        double u = double(splitmix(s) >> 11) / double(1ull << 53);  // [0,1)
+        double u = double(splitmix64(s) >> 11) / double(1ull << 53);  // [0,1)
         uint16_t h = fp32_to_fp16(float((u * 2 - 1) * 1.7320508) * scale);
         std::memcpy(out.data() + i, &h, 2);
       }

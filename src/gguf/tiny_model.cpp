@@ -7,21 +7,10 @@
 #include "gguf/gguf.h"
 #include "quant/quant.h"
 #include "util/half.h"
+#include "util/splitmix.h"
 
 namespace paddock::gguf {
 namespace {
-
-uint64_t splitmix64(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-// Uniform in [-1, 1), exactly representable in float (24-bit grid), so identical everywhere.
-float uniform(uint64_t& state) {
-  return static_cast<float>(splitmix64(state) >> 40) * (1.0f / 8388608.0f) - 1.0f;
-}
 
 enum class Init { kNorm, kEmbedding, kLinear };
 
@@ -32,7 +21,7 @@ Status fill(std::span<uint8_t> out, uint32_t type, int64_t fan_in, Init init, ui
   size_t elem = type == static_cast<uint32_t>(quant::Type::F32) ? 4 : 2;
   size_t n = out.size() / elem;
   for (size_t k = 0; k < n; ++k) {
-    float v = uniform(state);
+    float v = splitmix_uniform(state);
     v = init == Init::kNorm ? 1.0f + 0.125f * v : v * scale;
     if (type == static_cast<uint32_t>(quant::Type::F32)) {
       std::memcpy(out.data() + 4 * k, &v, 4);

@@ -5,6 +5,7 @@
 #include "util/log.h"
 #include "util/mmap_file.h"
 #include "util/sha256.h"
+#include "util/splitmix.h"
 #include "util/fs.h"
 #include "util/half.h"
 #include "util/thread_pool.h"

@@ -10,18 +10,11 @@
 #include <vector>
 
 #include "util/half.h"
+#include "util/splitmix.h"
 #include "util/thread_pool.h"
 
 namespace paddock::testing {
 namespace {
-
-uint64_t splitmix64(uint64_t& s) {
-  uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-float uniform(uint64_t& s) { return static_cast<float>(splitmix64(s) >> 40) * (1.0f / 8388608.0f) - 1.0f; }
 
 enum class Init { kNorm, kNormPost, kOutputNorm, kBias, kEmbedding, kLinear, kOutput };
 
@@ -64,7 +57,7 @@ Status fill(std::span<uint8_t> out, quant::Type type, int64_t ne0, Init init, fl
     const uint64_t nr = std::min(chunk, rows - r0);
     for (size_t i = 0; i < static_cast<size_t>(nr * static_cast<uint64_t>(ne0)); ++i) {
       float& v = buf[i];
-      const float u = uniform(st);
+      const float u = splitmix_uniform(st);
       switch (init) {
         case Init::kNorm: v = 1.0f + 0.25f * u; break;
         case Init::kNormPost: v = scale * (1.0f + 0.25f * u); break;
