@@ -258,6 +258,9 @@ void handle_generate(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
 
   bool empty = chat ? messages.empty() : (!prompt || prompt->empty()) && (!suffix || suffix->empty());
   if (empty && !render_only.value_or(false)) return load_or_unload(app, ex, *res, keep_alive, chat);
+  // A schema the runner would refuse is a 400 now, before the model is loaded for it.
+  const std::string format_text = format.is_object() ? ordered_member_text(req.body, {"format"}) : std::string();
+  if (auto st = check_format(format, format_text); !st.ok()) return send_error(*ex, 400, st.error().message());
 
   GenOptions merged;
   auto model_opts = parse_options(res->params);
@@ -273,7 +276,7 @@ void handle_generate(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
           {"template", tmpl ? json(*tmpl) : json(res->template_text)},
           {"think", think},
           {"format", format},
-          {"format_text", format.is_object() ? ordered_member_text(req.body, {"format"}) : std::string()},
+          {"format_text", format_text},
           {"top_logprobs", logprobs.value_or(false) ? top_logprobs.value_or(0) : -1},
           {"truncate", truncate.value_or(true)},
           {"shift", shift.value_or(true)},
