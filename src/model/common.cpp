@@ -132,6 +132,13 @@ Status read_common_hparams(const Meta& m, HParams& hp) {
   return Status::Ok();
 }
 
+Status read_neox_hparams(const Meta& m, HParams& hp) {
+  RETURN_IF_ERROR(read_common_hparams(m, hp));
+  hp.rope.neox = true;
+  hp.rope_swa = hp.rope;
+  return Status::Ok();
+}
+
 Status bind_common(Binder& b, const HParams& hp, Weights& w) {
   RETURN_IF_ERROR(b.req("token_embd.weight", {hp.n_embd, hp.n_vocab}, w.tok_embd));
   RETURN_IF_ERROR(b.req("output_norm.weight", {hp.n_embd}, w.output_norm));

@@ -97,6 +97,8 @@ class Binder {
 
 // Shared defaults for decoder-only families: the common keys and the usual tensor set.
 Status read_common_hparams(const Meta& m, HParams& hp);
+// read_common_hparams with NeoX rope on every layer (the qwen2 and qwen3 families).
+Status read_neox_hparams(const Meta& m, HParams& hp);
 // Binds token_embd / output_norm / output (tied when absent) / rope_freqs.
 Status bind_common(Binder& b, const HParams& hp, Weights& w);
 // Binds the standard attention (separate q/k/v) and gated FFN tensors of one layer.

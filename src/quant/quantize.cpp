@@ -7,6 +7,7 @@
 #include <cassert>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "quant/blocks.h"
 #include "quant/quant.h"
@@ -41,6 +42,27 @@ void importance(const float* x, const float* imatrix, int n, float* w) {
   }
 }
 
+// The scale search the fits below share: each candidate t in [t_lo, t_hi] rounds the n <= 32 values
+// to trial levels against a scale near the obvious one and refits the scale by weighted least
+// squares; `try_scale(t, trial)` returns that fit (a struct with its weighted error `err`), or
+// nullopt when the fit is degenerate. The first fit with the lowest error below `best_err` wins:
+// it goes to `best` and its levels to L (when L is not null). Returns whether any fit won.
+template <class Fit, class TryScale>
+bool search_scale(int t_lo, int t_hi, int n, float best_err, Fit& best, uint8_t* L, TryScale&& try_scale) {
+  uint8_t trial[32];
+  assert(n <= 32);
+  bool found = false;
+  for (int t = t_lo; t <= t_hi; ++t) {
+    const std::optional<Fit> f = try_scale(t, trial);
+    if (!f || !(f->err < best_err)) continue;
+    best_err = f->err;
+    best = *f;
+    found = true;
+    if (L) std::memcpy(L, trial, static_cast<size_t>(n));
+  }
+  return found;
+}
+
 // Fit x ~ scale * L - min with L in [0, nmax], min >= 0. Returns scale, writes L and min.
 float fit_asym(int n, int nmax, const float* x, const float* w, uint8_t* L, float* min_out) {
   float xmin = x[0], xmax = x[0];
@@ -54,11 +76,12 @@ float fit_asym(int n, int nmax, const float* x, const float* w, uint8_t* L, floa
     *min_out = -xmin;
     return 0;
   }
-  float best_err = INFINITY, best_a = (xmax - xmin) / static_cast<float>(nmax), best_b = xmin;
-  uint8_t trial[32];
-  assert(n <= 32);
-  for (int is = -10; is <= 10; ++is) {
-    const float iscale = (static_cast<float>(nmax) + 0.1f * static_cast<float>(is)) / (xmax - xmin);
+  struct Fit {
+    float err, a, b;
+  };
+  Fit best{INFINITY, (xmax - xmin) / static_cast<float>(nmax), xmin};
+  const bool found = search_scale(-10, 10, n, INFINITY, best, L, [&](int t, uint8_t* trial) -> std::optional<Fit> {
+    const float iscale = (static_cast<float>(nmax) + 0.1f * static_cast<float>(t)) / (xmax - xmin);
     float sw = 0, swl = 0, swl2 = 0, swx = 0, swlx = 0;
     for (int i = 0; i < n; ++i) {
       trial[i] = static_cast<uint8_t>(round_clamp(iscale * (x[i] - xmin), 0, nmax));
@@ -70,33 +93,30 @@ float fit_asym(int n, int nmax, const float* x, const float* w, uint8_t* L, floa
       swlx += w[i] * l * x[i];
     }
     const float det = sw * swl2 - swl * swl;
-    if (!(det > 0)) continue;
+    if (!(det > 0)) return std::nullopt;
     float a = (sw * swlx - swl * swx) / det;
     float b = (swl2 * swx - swl * swlx) / det;
     if (b > 0) {
       b = 0;
       a = swlx / swl2;
     }
-    if (!(a > 0)) continue;
+    if (!(a > 0)) return std::nullopt;
     float err = 0;
     for (int i = 0; i < n; ++i) {
       const float e = a * static_cast<float>(trial[i]) + b - x[i];
       err += w[i] * e * e;
     }
-    if (err < best_err) {
-      best_err = err;
-      best_a = a;
-      best_b = b;
-      std::memcpy(L, trial, static_cast<size_t>(n));
-    }
-  }
-  if (best_err == INFINITY)
-    for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(round_clamp((x[i] - xmin) / best_a, 0, nmax));
-  *min_out = -best_b;
-  return best_a;
+    return Fit{err, a, b};
+  });
+  if (!found)
+    for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(round_clamp((x[i] - xmin) / best.a, 0, nmax));
+  *min_out = -best.b;
+  return best.a;
 }
 
 // Fit x ~ scale * L with L in [-nmax, nmax - 1]; the scale may be negative. Returns the scale.
+// The best fit maximizes sum(w x L)^2 / sum(w L^2) (the error's reduction), so its `err` is that
+// value negated; any fit beats the starting -(-1).
 float fit_sym(int n, int nmax, const float* x, const float* w) {
   float amax = 0, max = 0;
   for (int i = 0; i < n; ++i)
@@ -105,21 +125,22 @@ float fit_sym(int n, int nmax, const float* x, const float* w) {
       max = x[i];
     }
   if (!(amax > 1e-30f)) return 0;
-  float best = -1, best_scale = -max / static_cast<float>(nmax);
-  for (int is = -9; is <= 9; ++is) {
-    const float iscale = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(is)) / max;
+  struct Fit {
+    float err, scale;
+  };
+  Fit best{1, -max / static_cast<float>(nmax)};
+  search_scale(-9, 9, n, 1.0f, best, nullptr, [&](int t, uint8_t*) -> std::optional<Fit> {
+    const float iscale = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(t)) / max;
     float sumlx = 0, suml2 = 0;
     for (int i = 0; i < n; ++i) {
       const float l = static_cast<float>(round_clamp(iscale * x[i], -nmax, nmax - 1));
       sumlx += w[i] * x[i] * l;
       suml2 += w[i] * l * l;
     }
-    if (suml2 > 0 && sumlx * sumlx / suml2 > best) {
-      best = sumlx * sumlx / suml2;
-      best_scale = sumlx / suml2;
-    }
-  }
-  return best_scale;
+    if (!(suml2 > 0)) return std::nullopt;
+    return Fit{-(sumlx * sumlx / suml2), sumlx / suml2};
+  });
+  return best.scale;
 }
 
 // ---- legacy 32-element blocks ----
@@ -203,9 +224,11 @@ float fit_iq4(int n, const float* x, const float* w, uint8_t* idx) {
     for (int i = 0; i < n; ++i) idx[i] = nearest_iq4(0);
     return 0;
   }
-  float best_err = INFINITY, best_d = max / -127.f;
-  uint8_t trial[32];
-  for (int t = -10; t <= 10; ++t) {
+  struct Fit {
+    float err, d;
+  };
+  Fit best{INFINITY, max / -127.f};
+  search_scale(-10, 10, n, INFINITY, best, idx, [&](int t, uint8_t* trial) -> std::optional<Fit> {
     const float d0 = max / (-127.f + 1.5f * static_cast<float>(t));
     float sxl = 0, sll = 0;
     for (int i = 0; i < n; ++i) {
@@ -214,20 +237,16 @@ float fit_iq4(int n, const float* x, const float* w, uint8_t* idx) {
       sxl += w[i] * x[i] * l;
       sll += w[i] * l * l;
     }
-    if (!(sll > 0)) continue;
+    if (!(sll > 0)) return std::nullopt;
     const float d = sxl / sll;
     float err = 0;
     for (int i = 0; i < n; ++i) {
       const float e = d * blk::kIq4nlValues[trial[i]] - x[i];
       err += w[i] * e * e;
     }
-    if (err < best_err) {
-      best_err = err;
-      best_d = d;
-      std::memcpy(idx, trial, static_cast<size_t>(n));
-    }
-  }
-  return best_d;
+    return Fit{err, d};
+  });
+  return best.d;
 }
 
 void iq4_nl(const float* x, void* dst, int64_t n, const float* imatrix) {

@@ -30,6 +30,11 @@ Result<json> parse_body(const std::string& body);
 // the order the client wrote them ("" when absent). parse_body's json sorts keys; a JSON schema's
 // property order matters to what a model writes, so structured output forwards this text.
 std::string ordered_member_text(const std::string& body, std::initializer_list<const char*> path);
+// Structured output: compiles `format` ("json" or a JSON schema; null or "" = none) with the
+// engine's JSON schema front end exactly as the runner will — from `format_text` (the schema with
+// its member order, see ordered_member_text) when that is not empty — so a schema the runner would
+// refuse is refused before a model is loaded for it, with the runner's message (kInvalidArgument).
+Status check_format(const json& format, const std::string& format_text);
 // Nesting depth of JSON text (brackets outside strings), stopping early past `limit`.
 int json_depth(const std::string& text, int limit);
 

@@ -258,6 +258,9 @@ void handle_generate(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
 
   bool empty = chat ? messages.empty() : (!prompt || prompt->empty()) && (!suffix || suffix->empty());
   if (empty && !render_only.value_or(false)) return load_or_unload(app, ex, *res, keep_alive, chat);
+  // A schema the runner would refuse is a 400 now, before the model is loaded for it.
+  const std::string format_text = format.is_object() ? ordered_member_text(req.body, {"format"}) : std::string();
+  if (auto st = check_format(format, format_text); !st.ok()) return send_error(*ex, 400, st.error().message());
 
   GenOptions merged;
   auto model_opts = parse_options(res->params);
@@ -273,7 +276,7 @@ void handle_generate(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
           {"template", tmpl ? json(*tmpl) : json(res->template_text)},
           {"think", think},
           {"format", format},
-          {"format_text", format.is_object() ? ordered_member_text(req.body, {"format"}) : std::string()},
+          {"format_text", format_text},
           {"top_logprobs", logprobs.value_or(false) ? top_logprobs.value_or(0) : -1},
           {"truncate", truncate.value_or(true)},
           {"shift", shift.value_or(true)},
@@ -423,7 +426,7 @@ void handle_ps(App& app, const ExPtr& ex) {
 
 void handle_debug_runners(App& app, const ExPtr& ex) {
   // Blocking stats queries: off the I/O thread, on a tracked worker.
-  bool ok = app.workers.spawn([&app, ex] {
+  run_on_worker(app, ex, [&app, ex] {
     json out = json::array();
     for (auto& e : app.mgr->ps()) {
       json j{{"name", e.ref.name}, {"pid", e.pid}, {"active", e.active}, {"loading", e.loading}};
@@ -436,7 +439,6 @@ void handle_debug_runners(App& app, const ExPtr& ex) {
     }
     send_json(*ex, 200, json{{"runners", out}, {"waiting", app.mgr->waiting()}});
   });
-  if (!ok) send_error(*ex, 503, "server is shutting down");
 }
 
 void handle_copy(App& app, HttpRequest& req, const ExPtr& ex) {
@@ -488,7 +490,7 @@ void handle_create(App& app, HttpRequest& req, const ExPtr& ex) {
   // Creating reads GGUF metadata and writes layers: a tracked worker, never the I/O thread.
   // The App outlives it (Server::stop joins the workers); a stop mid-create cancels it before
   // the manifest is written.
-  bool ok = app.workers.spawn([&app, ex, body, streaming] {
+  run_on_worker(app, ex, [&app, ex, body, streaming] {
     bool started = false;
     auto progress = [&](const json& status) {
       if (!streaming) return;
@@ -515,7 +517,6 @@ void handle_create(App& app, HttpRequest& req, const ExPtr& ex) {
       send_json(*ex, 200, json{{"status", "success"}});
     }
   });
-  if (!ok) send_error(*ex, 503, "server is shutting down");
 }
 
 void handle_blob(App& app, HttpRequest& req, const ExPtr& ex, const std::string& digest) {
@@ -534,13 +535,12 @@ void handle_blob(App& app, HttpRequest& req, const ExPtr& ex, const std::string&
     if (auto st = up->write(req.body); !st.ok()) return send_error(*ex, up->error_status(), st.error().message());
   }
   // Verifying and syncing a multi-GB file blocks: a tracked worker, never the I/O thread.
-  bool ok = app.workers.spawn([ex, up]() mutable {
+  run_on_worker(app, ex, [ex, up]() mutable {
     auto st = up->commit();
     up.reset();
     if (!st.ok()) return send_error(*ex, st.error().code() == ErrorCode::kIo ? 500 : 400, st.error().message());
     ex->respond(201, "", "");
   });
-  if (!ok) send_error(*ex, 503, "server is shutting down");
 }
 
 }  // namespace

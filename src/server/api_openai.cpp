@@ -306,6 +306,9 @@ void handle_completion(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
   if (!model || model->empty()) return send_openai_error(*ex, 400, "'model' is required", "model");
   auto res = resolve_model(app, *model);
   if (!res.ok()) return send_openai_error(*ex, res.error());
+  // A schema the runner would refuse is a 400 now, before the model is loaded for it.
+  if (auto st = check_format(format, format_text); !st.ok())
+    return send_openai_error(*ex, 400, st.error().message(), "response_format");
   GenOptions merged;
   if (auto mo = parse_options(res->params); mo.ok()) merged = *mo;
   for (auto& [k, v] : opts.items()) merged.values[k] = v;

@@ -49,6 +49,11 @@ struct App {
   std::atomic<uint64_t> request_counter{0};
 };
 
+// Runs a handler's blocking work (create, blob commit, debug stats) on one of app.workers, never
+// on the I/O thread; `job` replies on `ex` itself. Once the server is stopping the job is not run
+// and the client gets a 503.
+void run_on_worker(App& app, const std::shared_ptr<Exchange>& ex, std::function<void()> job);
+
 void send_json(Exchange& ex, int status, const json& body, Headers extra = {});
 // Ollama-shaped error {"error": msg}; 503s carry Retry-After.
 void send_error(Exchange& ex, int status, const std::string& msg);

@@ -58,6 +58,10 @@ bool Workers::spawn(std::function<void()> fn) {
   return true;
 }
 
+void run_on_worker(App& app, const std::shared_ptr<Exchange>& ex, std::function<void()> job) {
+  if (!app.workers.spawn(std::move(job))) send_error(*ex, 503, "server is shutting down");
+}
+
 void Workers::reap_locked() {
   for (auto it = entries_.begin(); it != entries_.end();) {
     if ((*it)->done.load()) {

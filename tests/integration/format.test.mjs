@@ -3,12 +3,13 @@
 // (json_object, json_schema) on chat and completions; invalid schemas are 400s in each API's
 // error shape. The model has random weights, so schemas here force finite documents (enums,
 // booleans, no extra members) that it must complete; bare "json" output is checked to be valid
-// when it stopped, and a valid JSON prefix when it hit the length limit.
+// when it stopped, and a valid JSON prefix when it hit the length limit. A bad schema is refused by
+// the server itself, before the model loads (an unknown model is still a 404 first).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
-import { startServer, post, MODEL } from './helpers.mjs';
+import { startServer, post, runnerStats, MODEL } from './helpers.mjs';
 
 let srv, ollama, openai;
 before(async () => {
@@ -177,6 +178,50 @@ test('openai chat streamed and completions with json_schema', async () => {
     response_format: { type: 'json_schema', json_schema: { name: 'ball', schema: SCHEMA } } });
   assert.equal(c.choices[0].finish_reason, 'stop');
   assertMatchesSchema(c.choices[0].text);
+});
+
+test('a bad schema is a 400 before any load, on all four endpoints; an unknown model is still a 404', async () => {
+  const fresh = await startServer();  // nothing loaded yet, whatever ran before
+  try {
+    const bad = { type: 'object', properties: { age: { type: 'number', minimum: 0 } } };
+    const messages = [{ role: 'user', content: 'hi' }];
+    const rf = { type: 'json_schema', json_schema: { name: 'x', schema: bad } };
+    const ollamaMsg = (r) => r.json?.error;
+    const openaiMsg = (r) => r.json?.error?.message;
+    const cases = [
+      ['/api/generate', { model: MODEL, prompt: 'hi', format: bad, stream: false }, ollamaMsg],
+      ['/api/generate', { model: MODEL, prompt: 'hi', format: bad, stream: true }, ollamaMsg],
+      ['/api/chat', { model: MODEL, messages, format: bad }, ollamaMsg],
+      ['/v1/chat/completions', { model: MODEL, messages, response_format: rf }, openaiMsg],
+      ['/v1/chat/completions', { model: MODEL, messages, response_format: rf, stream: true }, openaiMsg],
+      ['/v1/completions', { model: MODEL, prompt: 'hi', response_format: rf }, openaiMsg],
+    ];
+    for (const [path, body, msg] of cases) {
+      const r = await post(`${fresh.url}${path}`, body);
+      assert.equal(r.status, 400, `${path}: ${r.text}`);
+      assert.match(msg(r), /minimum/, path);
+      assert.match(msg(r), /#\/properties\/age/, path);
+      if (msg === openaiMsg) assert.equal(r.json.error.type, 'invalid_request_error');
+    }
+    // The model is looked up first, as Ollama does: an unknown one is a 404 whatever the schema.
+    const nf = await post(`${fresh.url}/api/generate`, { model: 'nowhere:latest', prompt: 'hi', format: bad });
+    assert.equal(nf.status, 404, nf.text);
+    const nf2 = await post(`${fresh.url}/v1/chat/completions`, { model: 'nowhere:latest', messages, response_format: rf });
+    assert.equal(nf2.status, 404, nf2.text);
+    // No runner was started: nothing loaded, nothing loading.
+    const ps = await (await fetch(`${fresh.url}/api/ps`)).json();
+    assert.deepEqual(ps.models, []);
+    assert.deepEqual(await runnerStats(fresh.url), []);
+    // The same model then loads for a valid schema, and /api/ps shows it (so the check above can see a load).
+    const ok = await post(`${fresh.url}/api/generate`,
+      { model: MODEL, prompt: 'hi', format: SCHEMA, stream: false, options: { num_predict: 600, temperature: 0 } });
+    assert.equal(ok.status, 200, ok.text);
+    assertMatchesSchema(ok.json.response);
+    const ps2 = await (await fetch(`${fresh.url}/api/ps`)).json();
+    assert.deepEqual(ps2.models.map((m) => m.name), [MODEL]);
+  } finally {
+    await fresh.stop();
+  }
 });
 
 test('invalid schemas are 400s with the reason, in each API\'s error shape', async () => {

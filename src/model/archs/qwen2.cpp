@@ -4,13 +4,6 @@
 namespace paddock::model {
 namespace {
 
-Status read_hparams(const Meta& m, HParams& hp) {
-  RETURN_IF_ERROR(read_common_hparams(m, hp));
-  hp.rope.neox = true;
-  hp.rope_swa = hp.rope;
-  return Status::Ok();
-}
-
 Status bind(Binder& b, const HParams& hp, Weights& w) {
   RETURN_IF_ERROR(bind_common(b, hp, w));
   const int64_t q = int64_t{hp.n_head} * hp.head_dim, kv = int64_t{hp.n_head_kv} * hp.head_dim;
@@ -26,6 +19,6 @@ Status bind(Binder& b, const HParams& hp, Weights& w) {
 
 }  // namespace
 
-const ArchDef kQwen2Arch{"qwen2", read_hparams, bind, forward_pre_norm};
+const ArchDef kQwen2Arch{"qwen2", read_neox_hparams, bind, forward_pre_norm};
 
 }  // namespace paddock::model

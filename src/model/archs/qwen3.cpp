@@ -5,13 +5,6 @@
 namespace paddock::model {
 namespace {
 
-Status read_hparams(const Meta& m, HParams& hp) {
-  RETURN_IF_ERROR(read_common_hparams(m, hp));
-  hp.rope.neox = true;
-  hp.rope_swa = hp.rope;
-  return Status::Ok();
-}
-
 Status bind(Binder& b, const HParams& hp, Weights& w) {
   RETURN_IF_ERROR(bind_common(b, hp, w));
   for (int il = 0; il < hp.n_layer; ++il) {
@@ -25,6 +18,6 @@ Status bind(Binder& b, const HParams& hp, Weights& w) {
 
 }  // namespace
 
-const ArchDef kQwen3Arch{"qwen3", read_hparams, bind, forward_pre_norm};
+const ArchDef kQwen3Arch{"qwen3", read_neox_hparams, bind, forward_pre_norm};
 
 }  // namespace paddock::model

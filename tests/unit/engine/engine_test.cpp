@@ -7,41 +7,22 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <condition_variable>
 #include <mutex>
 #include <random>
 #include <thread>
 
+#include "engine_fixture.h"
 #include "gguf/gguf.h"
 #include "test_model.h"
 
 namespace paddock::engine {
 namespace {
 
-struct Fixture {
-  std::string bytes;  // the GGUF file, kept alive for the parsed view
-  std::shared_ptr<const gguf::File> file;
-  std::shared_ptr<const tokenizer::Tokenizer> tok;
-};
+using test_support::ModelFixture;
+using test_support::Outcome;
 
-Fixture* make_fixture(Result<gguf::Writer> w) {
-  auto* fx = new Fixture;
-  EXPECT_TRUE(w.ok()) << w.error().message();
-  auto bytes = w->serialize();
-  EXPECT_TRUE(bytes.ok());
-  fx->bytes = std::move(*bytes);
-  auto file = gguf::File::parse(
-      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(fx->bytes.data()), fx->bytes.size()));
-  EXPECT_TRUE(file.ok()) << file.error().message();
-  fx->file = std::make_shared<const gguf::File>(std::move(*file));
-  auto tok = tokenizer::Tokenizer::from_gguf(*fx->file);
-  EXPECT_TRUE(tok.ok()) << tok.error().message();
-  fx->tok = std::shared_ptr<const tokenizer::Tokenizer>(std::move(*tok));
-  return fx;
-}
-
-const Fixture& fixture() {
-  static Fixture* f = [] {
+const ModelFixture& fixture() {
+  static ModelFixture* f = [] {
     gguf::TinyLlamaSpec spec;
     spec.n_embd = 64;
     spec.n_layer = 2;
@@ -50,67 +31,26 @@ const Fixture& fixture() {
     spec.n_ff = 128;
     spec.n_ctx = 512;
     spec.seed = 7;
-    return make_fixture(gguf::make_tiny_llama(spec));
+    return test_support::make_model_fixture(gguf::make_tiny_llama(spec));
   }();
   return *f;
 }
 
 // Q4_K weights (int8 activation blocks, batched and single-row kernels), same vocabulary.
-const Fixture& fixture_quantized() {
-  static Fixture* f = [] {
+const ModelFixture& fixture_quantized() {
+  static ModelFixture* f = [] {
     testing::TestModelSpec spec;
     spec.type = quant::Type::Q4_K;
     spec.n_ctx = 512;
     spec.seed = 7;
-    return make_fixture(testing::make_test_model(spec));
+    return test_support::make_model_fixture(testing::make_test_model(spec));
   }();
   return *f;
 }
 
-std::unique_ptr<Engine> make_engine(Options o, const Fixture& fx = fixture()) {
-  auto model = Model::load(fx.file, {.n_threads = 1});
-  EXPECT_TRUE(model.ok()) << model.error().message();
-  auto e = Engine::create(std::move(*model), fx.tok, o);
-  EXPECT_TRUE(e.ok()) << e.error().message();
-  return std::move(*e);
+std::unique_ptr<Engine> make_engine(Options o, const ModelFixture& fx = fixture()) {
+  return test_support::start_engine(fx, o);
 }
-
-// Collects one request's events; the sink runs on the engine thread.
-struct Outcome {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  std::vector<int32_t> tokens;
-  std::string text, reason, error;
-  std::vector<std::vector<TokenLogprob>> logprobs;
-  Event final_event;
-  int late_events = 0;  // anything after the terminal event is a bug
-
-  Sink sink() {
-    return [this](Event&& ev) {
-      std::lock_guard<std::mutex> lk(mu);
-      if (done) {
-        ++late_events;
-        return;
-      }
-      if (ev.kind == Event::Kind::kToken) {
-        tokens.push_back(ev.token);
-        text += ev.text;
-        logprobs.push_back(ev.logprobs);
-        return;
-      }
-      if (ev.kind == Event::Kind::kDone) reason = ev.done_reason;
-      if (ev.kind == Event::Kind::kError) error = ev.error;
-      final_event = std::move(ev);
-      done = true;
-      cv.notify_one();
-    };
-  }
-  void wait() {
-    std::unique_lock<std::mutex> lk(mu);
-    ASSERT_TRUE(cv.wait_for(lk, std::chrono::seconds(60), [&] { return done; })) << "request never finished";
-  }
-};
 
 std::vector<int32_t> prompt_tokens(const std::string& text) { return fixture().tok->encode(text, true, false); }
 
@@ -162,7 +102,7 @@ std::vector<Request> workload(float temperature) {
   return reqs;
 }
 
-std::vector<std::vector<int32_t>> solo(const std::vector<Request>& reqs, const Fixture& fx = fixture(),
+std::vector<std::vector<int32_t>> solo(const std::vector<Request>& reqs, const ModelFixture& fx = fixture(),
                                        bool kv_q8_0 = false) {
   auto e = make_engine(
       {.max_seqs = 1, .num_ctx = 512, .step_token_budget = 512, .kv_q8_0 = kv_q8_0, .prefix_cache = false}, fx);
@@ -197,7 +137,7 @@ TEST(Engine, BatchedGreedyEqualsSoloRuns) {
 // prefill and decode rows go through different kernels), once with an F16 and once with a Q8_0
 // KV cache: a request's tokens must not depend on what it is batched with.
 TEST(Engine, BatchedGreedyEqualsSoloRunsQuantized) {
-  const Fixture& fx = fixture_quantized();
+  const ModelFixture& fx = fixture_quantized();
   auto reqs = workload(0);
   for (bool kv_q8 : {false, true}) {
     auto want = solo(reqs, fx, kv_q8);

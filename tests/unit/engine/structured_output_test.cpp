@@ -4,13 +4,12 @@
 // unconstrained sequences and under preemption; logprobs describe the masked distribution.
 #include <gtest/gtest.h>
 
-#include <condition_variable>
-#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.h"
 #include "engine/grammar.h"
 #include "engine/json_schema.h"
+#include "engine_fixture.h"
 #include "gguf/gguf.h"
 
 namespace paddock::engine {
@@ -18,71 +17,20 @@ namespace {
 
 using json = nlohmann::json;
 
-struct Fixture {
-  std::string bytes;
-  std::shared_ptr<const gguf::File> file;
-  std::shared_ptr<const tokenizer::Tokenizer> tok;
-};
+using test_support::ModelFixture;
+using test_support::Outcome;
 
-const Fixture& fixture() {
-  static Fixture* f = [] {
-    auto* fx = new Fixture;
+const ModelFixture& fixture() {
+  static ModelFixture* f = [] {
     gguf::TinyLlamaSpec spec;
     spec.n_ctx = 512;
     spec.seed = 11;
-    auto w = gguf::make_tiny_llama(spec);
-    EXPECT_TRUE(w.ok());
-    auto bytes = w->serialize();
-    EXPECT_TRUE(bytes.ok());
-    fx->bytes = std::move(*bytes);
-    auto file = gguf::File::parse(
-        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(fx->bytes.data()), fx->bytes.size()));
-    EXPECT_TRUE(file.ok()) << file.error().message();
-    fx->file = std::make_shared<const gguf::File>(std::move(*file));
-    auto tok = tokenizer::Tokenizer::from_gguf(*fx->file);
-    EXPECT_TRUE(tok.ok()) << tok.error().message();
-    fx->tok = std::shared_ptr<const tokenizer::Tokenizer>(std::move(*tok));
-    return fx;
+    return test_support::make_model_fixture(gguf::make_tiny_llama(spec));
   }();
   return *f;
 }
 
-std::unique_ptr<Engine> make_engine(Options o) {
-  auto model = Model::load(fixture().file, {.n_threads = 1});
-  EXPECT_TRUE(model.ok()) << model.error().message();
-  auto e = Engine::create(std::move(*model), fixture().tok, o);
-  EXPECT_TRUE(e.ok()) << e.error().message();
-  return std::move(*e);
-}
-
-struct Outcome {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  std::vector<int32_t> tokens;
-  std::string text, reason, error;
-  std::vector<std::vector<TokenLogprob>> logprobs;
-
-  Sink sink() {
-    return [this](Event&& ev) {
-      std::lock_guard<std::mutex> lk(mu);
-      if (ev.kind == Event::Kind::kToken) {
-        tokens.push_back(ev.token);
-        text += ev.text;
-        logprobs.push_back(ev.logprobs);
-        return;
-      }
-      if (ev.kind == Event::Kind::kDone) reason = ev.done_reason;
-      if (ev.kind == Event::Kind::kError) error = ev.error;
-      done = true;
-      cv.notify_one();
-    };
-  }
-  void wait() {
-    std::unique_lock<std::mutex> lk(mu);
-    ASSERT_TRUE(cv.wait_for(lk, std::chrono::seconds(120), [&] { return done; })) << "request never finished";
-  }
-};
+std::unique_ptr<Engine> make_engine(Options o) { return test_support::start_engine(fixture(), o); }
 
 std::shared_ptr<const Grammar> grammar(const json& format) {
   auto g = compile_format(format);

@@ -1,8 +1,9 @@
 // Request parsing and configuration: OLLAMA_HOST forms, Go durations, the options map (types,
-// ranges, unknown keys), keep_alive, JSON caps, timestamps. Expected values follow Ollama's
+// ranges, unknown keys), keep_alive, JSON caps, timestamps, the early structured-output schema check. Expected values follow Ollama's
 // documented behaviour (OLLAMA.md §1.5, §1.6, §2.1).
 #include <gtest/gtest.h>
 
+#include "engine/json_schema.h"
 #include "server/api_common.h"
 #include "server/server.h"
 
@@ -167,6 +168,47 @@ TEST(Errors, StatusMapping) {
   EXPECT_EQ(http_status(Error(ErrorCode::kResourceExhausted, "")), 503);
   EXPECT_EQ(http_status(Error(ErrorCode::kCancelled, "")), 499);
   EXPECT_EQ(http_status(Error(ErrorCode::kInternal, "")), 500);
+}
+
+// The server's early schema check refuses what the runner's compile (runner.cpp generate()) refuses,
+// with the same message, and compiles the same input: the schema's text in the order it was written,
+// which decides the problem named first.
+TEST(Format, EarlyCheckRefusesWhatTheRunnerRefuses) {
+  EXPECT_TRUE(check_format(nullptr, "").ok());
+  EXPECT_TRUE(check_format("", "").ok());
+  EXPECT_TRUE(check_format("json", "").ok());
+  EXPECT_TRUE(
+      check_format(json::parse(R"({"type":"object","properties":{"a":{"enum":[1,2]}},"required":["a"]})"), "").ok());
+
+  const std::string body = R"({"model":"m","format":{"type":"object","properties":{)"
+                           R"("zeta":{"type":"string","pattern":"^a"},"alpha":{"type":"number","minimum":0}}}})";
+  auto parsed = parse_body(body);
+  ASSERT_TRUE(parsed.ok());
+  const json& format = (*parsed)["format"];
+  const std::string text = ordered_member_text(body, {"format"});
+  auto runner = engine::compile_format(nlohmann::ordered_json::parse(text));
+  ASSERT_FALSE(runner.ok());
+  auto st = check_format(format, text);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(st.error().message(), runner.error().message());
+  EXPECT_NE(st.error().message().find("#/properties/zeta"), std::string::npos) << st.error().message();
+  EXPECT_NE(st.error().message().find("pattern"), std::string::npos) << st.error().message();
+  // Without the text the keys are sorted: alpha's `minimum` on a number comes first.
+  auto sorted = check_format(format, "");
+  ASSERT_FALSE(sorted.ok());
+  EXPECT_NE(sorted.error().message().find("#/properties/alpha"), std::string::npos) << sorted.error().message();
+  EXPECT_NE(sorted.error().message().find("minimum"), std::string::npos) << sorted.error().message();
+
+  for (const char* bad :
+       {R"("yaml")", R"(42)", R"([])", R"({"$ref":"#/nowhere"})", R"({"not":{}})", R"({"$ref":"#"})"}) {
+    const json f = json::parse(bad);
+    auto want = engine::compile_format(f);
+    ASSERT_FALSE(want.ok()) << bad;
+    auto got = check_format(f, "");
+    ASSERT_FALSE(got.ok()) << bad;
+    EXPECT_EQ(got.error().message(), want.error().message()) << bad;
+  }
 }
 
 }  // namespace
