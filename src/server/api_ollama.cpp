@@ -255,6 +255,8 @@ void handle_generate(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
   auto res = resolve_model(app, *model);
   if (!res.ok()) return send_error(*ex, res.error());
   if (res->ref.embedding) return send_error(*ex, 400, fmt::format("\"{}\" does not support {}", *model, chat ? "chat" : "generate"));
+  if (think_enabled(think) && !res->has_capability("thinking"))
+    return send_error(*ex, 400, fmt::format("\"{}\" does not support thinking", *model));
 
   bool empty = chat ? messages.empty() : (!prompt || prompt->empty()) && (!suffix || suffix->empty());
   if (empty && !render_only.value_or(false)) return load_or_unload(app, ex, *res, keep_alive, chat);

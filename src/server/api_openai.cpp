@@ -306,6 +306,9 @@ void handle_completion(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
   if (!model || model->empty()) return send_openai_error(*ex, 400, "'model' is required", "model");
   auto res = resolve_model(app, *model);
   if (!res.ok()) return send_openai_error(*ex, res.error());
+  // Ollama's answer to a reasoning effort for a model without the thinking capability.
+  if (((think.is_boolean() && think.get<bool>()) || think.is_string()) && !res->has_capability("thinking"))
+    return send_openai_error(*ex, 400, fmt::format("\"{}\" does not support thinking", *model));
   // A schema the runner would refuse is a 400 now, before the model is loaded for it.
   if (auto st = check_format(format, format_text); !st.ok())
     return send_openai_error(*ex, 400, st.error().message(), "response_format");

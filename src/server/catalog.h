@@ -1,9 +1,11 @@
 // catalog: the server's view of the model store (names, manifests, blobs) — the store module
 // behind a small interface, so the API layer and the manager need nothing else from it.
 #pragma once
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -31,6 +33,11 @@ struct Resolved {
   nlohmann::json messages = nlohmann::json::array();  // MESSAGE history
   std::vector<std::string> capabilities;
   int64_t modified_unix_ns = 0;
+
+  // True when `cap` is among the capabilities (as /api/show lists them).
+  bool has_capability(std::string_view cap) const {
+    return std::find(capabilities.begin(), capabilities.end(), cap) != capabilities.end();
+  }
 };
 
 // A blob upload in progress: receives the request body as it arrives (a BodySink), then

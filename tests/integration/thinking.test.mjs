@@ -14,7 +14,9 @@ before(async () => {
   srv = await startServer();
   ollama = new Ollama({ host: srv.url });
   openai = new OpenAI({ baseURL: `${srv.url}/v1`, apiKey: 'unused' });
-  const r = await ollama.create({ model: THINKER, from: MODEL, template: '{{ .Prompt }}<think>',
+  // Mentions .Think, so the model has the thinking capability (as Ollama decides it), and ends
+  // with <think> whatever the request says, so think=false shows the raw output to compare with.
+  const r = await ollama.create({ model: THINKER, from: MODEL, template: '{{ if .Think }}{{ end }}{{ .Prompt }}<think>',
     parameters: { temperature: 0, num_predict: 24, seed: 3 }, stream: false });
   assert.equal(r.status, 'success');
 });
@@ -98,11 +100,21 @@ test('OpenAI chat: reasoning_effort splits into `reasoning`; "none" and absent d
     (e) => e.status === 400);
 });
 
-test('a template that does not open thinking: output without tags is all content', async () => {
-  const plain = await ollama.generate({ model: MODEL, prompt: 'hi', stream: false, options: { temperature: 0 } });
-  const r = await ollama.generate({ model: MODEL, prompt: 'hi', stream: false, think: true, options: { temperature: 0 } });
-  if (!plain.response.trimStart().startsWith('<think>')) {
-    assert.equal(r.response, plain.response);
-    assert.equal(r.thinking, undefined);
+test('a model without the thinking capability: think is a 400, as in Ollama; think=false is fine', async () => {
+  const show = await ollama.show({ model: MODEL });
+  assert.ok(!(show.capabilities ?? []).includes('thinking'));
+  assert.ok((await ollama.show({ model: THINKER })).capabilities.includes('thinking'));
+  for (const think of [true, 'high']) {
+    await assert.rejects(ollama.generate({ model: MODEL, prompt: 'hi', stream: false, think }),
+      (e) => e.status_code === 400 && e.error === `"${MODEL}" does not support thinking`);
+    await assert.rejects(ollama.chat({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], stream: true, think }),
+      (e) => e.status_code === 400 && /does not support thinking/.test(e.error));
   }
+  await assert.rejects(openai.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }],
+    reasoning_effort: 'low' }), (e) => e.status === 400 && /does not support thinking/.test(e.error?.message ?? e.message));
+  const plain = await ollama.generate({ model: MODEL, prompt: 'hi', stream: false, think: false, options: { temperature: 0, num_predict: 4 } });
+  assert.equal(plain.done, true);
+  const none = await openai.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }],
+    reasoning_effort: 'none', max_tokens: 4 });
+  assert.ok(none.choices.length === 1);
 });
