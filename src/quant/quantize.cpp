@@ -291,8 +291,10 @@ void asym_super(const float* x, const float* imatrix, int groups, int gsize, int
   float max_scale = 0, max_min = 0;
   for (int g = 0; g < groups; ++g) {
     scales[g] = fit_asym(gsize, nmax, x + g * gsize, w + g * gsize, L + g * gsize, &mins[g]);
-    max_scale = std::fmax(max_scale, scales[g]);
-    max_min = std::fmax(max_min, mins[g]);
+    // Comparisons, not fmax: a zero group's min is -0.0 and fmax(+0, -0) may return either, which
+    // made the stored dmin's sign depend on the build; llama.cpp keeps +0.
+    if (scales[g] > max_scale) max_scale = scales[g];
+    if (mins[g] > max_min) max_min = mins[g];
   }
   const float d = max_scale / static_cast<float>(smax), dmin = max_min / static_cast<float>(smax);
   *d_out = fp32_to_fp16(d);

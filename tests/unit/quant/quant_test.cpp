@@ -268,5 +268,28 @@ TEST(QuantRoundTrip, ConstantZeroAndNonFinite) {
   }
 }
 
+// An all-zero super-block stores d = dmin = +0 (bit pattern 0), as llama.cpp does, in every build:
+// a zero group's min is -0.0, and taking the max with fmax used to keep either sign depending on
+// the compiler's code (release wrote 0x8000, sanitizer builds 0x0000).
+TEST(QuantRoundTrip, ZeroSuperBlockScalesArePositiveZero) {
+  const std::vector<float> zero(512, 0.0f);
+  struct Off {
+    Type t;
+    size_t d, dmin;
+  };
+  for (Off o : {Off{Type::Q2_K, 80, 82}, Off{Type::Q4_K, 0, 2}, Off{Type::Q5_K, 0, 2}}) {
+    const auto q = quantize(o.t, zero);
+    const size_t bs = static_cast<size_t>(type_info(o.t)->type_size);
+    ASSERT_EQ(q.size(), 2 * bs);
+    for (size_t b = 0; b < 2; ++b) {
+      uint16_t d, dmin;
+      std::memcpy(&d, q.data() + b * bs + o.d, 2);
+      std::memcpy(&dmin, q.data() + b * bs + o.dmin, 2);
+      EXPECT_EQ(d, 0u) << type_info(o.t)->name;
+      EXPECT_EQ(dmin, 0u) << type_info(o.t)->name;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace paddock::quant
