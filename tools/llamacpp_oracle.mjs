@@ -14,19 +14,20 @@
 // so every fixture has the full 64 steps.
 //
 // llama.cpp against itself: PADDOCK_ORACLE_CPU_VARIANT=haswell (or x64, skylakex, …: the
-// libggml-cpu-<variant>.so files node-llama-cpp ships) makes llama.cpp run that CPU build —
-// the others are moved aside for the run and put back after — and writes the fixtures to
+// libggml-cpu-<variant>.so files node-llama-cpp ships) makes llama.cpp run that CPU build
+// (tools/llamacpp_cpu_variant.mjs) and writes the fixtures to
 // tests/fixtures/model/cpu_<variant>/. The model tests measure from them how far llama.cpp's own
 // builds disagree (another SIMD level = another summation order) and allow us no more than that.
 //   PADDOCK_ORACLE_CPU_VARIANT=haswell node tools/llamacpp_oracle.mjs <generator>
 //   PADDOCK_ORACLE_CPU_VARIANT=x64 node tools/llamacpp_oracle.mjs <generator>
 import {execFileSync} from "node:child_process";
-import {mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync, readdirSync, renameSync} from "node:fs";
+import {mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync} from "node:fs";
 import {tmpdir} from "node:os";
 import {join, dirname} from "node:path";
 import {fileURLToPath} from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const {withCpuVariant} = await import(join(root, "tools/llamacpp_cpu_variant.mjs"));
 const {getLlama} = await import(join(root, "tools/oracles/node_modules/node-llama-cpp/dist/index.js"));
 const nlcVersion = JSON.parse(readFileSync(join(root, "tools/oracles/node_modules/node-llama-cpp/package.json"))).version;
 
@@ -58,21 +59,8 @@ function prompt(nVocab) {
 }
 const fixtureName = (spec) => spec.replace(/[:=]/g, "_");
 
-const dir = mkdtempSync(join(tmpdir(), "paddock-oracle-"));
-// One CPU build only: move the other libggml-cpu-*.so aside (restored in `finally`).
-const bins = join(root, "tools/oracles/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64");
-const aside = join(dir, "aside");
-const moved = [];
-if (variant) {
-  mkdirSync(aside);
-  const libs = readdirSync(bins).filter((f) => /^libggml-cpu-.*\.so$/.test(f));
-  if (!libs.includes(`libggml-cpu-${variant}.so`)) throw new Error(`no CPU variant ${variant} in ${bins}`);
-  for (const f of libs.filter((f) => f !== `libggml-cpu-${variant}.so`)) {
-    renameSync(join(bins, f), join(aside, f));
-    moved.push(f);
-  }
-}
-try {
+// Runs every spec through llama.cpp and writes its fixture.
+async function writeFixtures(dir) {
   const llama = await getLlama({gpu: false, build: "never", logLevel: "error"});
   for (const spec of specs) {
     const out = execFileSync(gen, [dir, spec]).toString().trim().split(" ");
@@ -101,7 +89,11 @@ try {
     writeFileSync(file, JSON.stringify(fixture) + "\n");
     console.log(`${spec}: ${tokens.length} tokens, top1 p=${top[0][0][1].toFixed(3)} -> ${file}`);
   }
+}
+
+const dir = mkdtempSync(join(tmpdir(), "paddock-oracle-"));
+try {
+  await withCpuVariant(variant, () => writeFixtures(dir));
 } finally {
-  for (const f of moved) renameSync(join(aside, f), join(bins, f));
   rmSync(dir, {recursive: true, force: true});
 }

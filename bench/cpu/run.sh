@@ -7,6 +7,7 @@
 # Usage: bench/cpu/run.sh [THREADS=2]
 #   env: ROUNDS=3, BUILD=build/bench, MODELS=/tmp/paddock-bench, OUT=$MODELS/results (raw JSON lines)
 # The models (~1.6 GB + ~1.0 GB) are generated once and reused.
+# AVX2 against AVX2 (machines without AVX-512): PADDOCK_SIMD=avx2 PADDOCK_LLAMACPP_CPU_VARIANT=haswell.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 THREADS=${1:-2}
