@@ -59,14 +59,26 @@ test('disconnect mid-stream, repeated: KV blocks return to the pool', async () =
 test('queue overflow: 503 with Retry-After, admitted requests still complete', async () => {
   const srv = await startServer({ dir, args: ['--num-parallel', '1', '--max-queue', '2'] });
   try {
-    const body = { model: MODEL, prompt: 'q', stream: false, options: { num_predict: 64, temperature: 1 } };
     await post(`${srv.url}/api/generate`, { model: MODEL, prompt: '' });  // load first
-    const results = await Promise.all(Array.from({ length: 10 }, () => post(`${srv.url}/api/generate`, body)));
+    // A long greedy stream holds the only slot while the burst arrives, so exactly max-queue (2)
+    // requests are admitted as waiters and the other 8 are refused, however slowly they arrive.
+    const holder = await new Ollama({ host: srv.url }).generate({ model: MODEL, prompt: 'hold', stream: true,
+      options: { num_predict: 100000, temperature: 0 } });
+    const chunks = holder[Symbol.asyncIterator]();
+    assert.equal((await chunks.next()).value.done, false);
+    const body = { model: MODEL, prompt: 'q', stream: false, options: { num_predict: 16, temperature: 1 } };
+    const settled = [];
+    const burst = Array.from({ length: 10 }, () => post(`${srv.url}/api/generate`, body).then((r) => { settled.push(r); return r; }));
+    assert.ok(await waitFor(() => settled.length >= 8), `only ${settled.length} answered while the slot was held`);
+    const first = settled.slice();
+    assert.equal((await chunks.next()).value.done, false, 'the holder must still be generating');
+    holder.abort();
+    const results = await Promise.all(burst);
+    assert.deepEqual(first.map((r) => r.status), Array(8).fill(503));
     const busy = results.filter((r) => r.status === 503);
     const ok = results.filter((r) => r.status === 200);
-    assert.ok(busy.length >= 1, results.map((r) => r.status).join(','));
-    assert.ok(ok.length >= 1 && ok.length <= 3, results.map((r) => r.status).join(','));
-    assert.equal(busy.length + ok.length, 10);
+    assert.equal(busy.length, 8, results.map((r) => r.status).join(','));
+    assert.equal(ok.length, 2, results.map((r) => r.status).join(','));
     for (const b of busy) {
       assert.equal(b.json.error, 'server busy, please try again.  maximum pending requests exceeded');
       assert.ok(Number(b.headers.get('retry-after')) >= 1);
