@@ -564,21 +564,20 @@ int32_t GrammarMatcher::step(int32_t state, uint8_t byte) {
   return id;
 }
 
-bool GrammarMatcher::allows(std::string_view bytes) {
+int32_t GrammarMatcher::walk(std::string_view bytes) {
   int32_t s = cur_;
   for (char c : bytes) {
     s = step(s, static_cast<uint8_t>(c));
-    if (s == kDead) return false;
+    if (s == kDead) return kDead;
   }
-  return true;
+  return s;
 }
 
+bool GrammarMatcher::allows(std::string_view bytes) { return walk(bytes) != kDead; }
+
 bool GrammarMatcher::accept(std::string_view bytes) {
-  int32_t s = cur_;
-  for (char c : bytes) {
-    s = step(s, static_cast<uint8_t>(c));
-    if (s == kDead) return false;
-  }
+  const int32_t s = walk(bytes);
+  if (s == kDead) return false;
   cur_ = s;
   maybe_compact();
   return true;

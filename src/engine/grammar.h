@@ -179,6 +179,8 @@ class GrammarMatcher {
     uint32_t parent;  // kRoot at the bottom
   };
   int32_t step(int32_t state, uint8_t byte);
+  // The state after `bytes` from the current one (kDead if the grammar refuses any of them).
+  int32_t walk(std::string_view bytes);
   int32_t intern_state(State&& s);
   uint32_t intern_node(uint32_t elem, uint32_t parent);
   void expand(uint32_t elem, uint32_t parent, State& out);

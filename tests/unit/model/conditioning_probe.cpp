@@ -17,15 +17,6 @@ namespace {
 
 constexpr int kSteps = 64, kBlocks = 16, kBlock = 16;
 
-std::vector<double> softmax(const std::vector<float>& l) {
-  std::vector<double> p(l.begin(), l.end());
-  const double mx = *std::max_element(p.begin(), p.end());
-  double sum = 0;
-  for (double& v : p) sum += (v = std::exp(v - mx));
-  for (double& v : p) v /= sum;
-  return p;
-}
-
 int32_t argmax(const std::vector<float>& l) {
   return static_cast<int32_t>(std::max_element(l.begin(), l.end()) - l.begin());
 }
@@ -93,7 +84,7 @@ int probe(const char* spec_str) {
   for (size_t i = 0; i < a->size(); ++i) {
     const auto& la = (*a)[i];
     const auto& lb = (*b)[i];
-    const auto pa = softmax(la), pb = softmax(lb);
+    const auto pa = testing::softmax(la), pb = testing::softmax(lb);
     for (size_t j = 0; j < la.size(); ++j) {
       max_dl = std::max(max_dl, static_cast<double>(std::fabs(la[j] - lb[j])));
       max_dp = std::max(max_dp, std::fabs(pa[j] - pb[j]));

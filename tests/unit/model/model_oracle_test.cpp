@@ -51,16 +51,6 @@ std::vector<std::string> fixture_names() {
   return out;
 }
 
-// Probabilities from logits (double softmax).
-std::vector<double> softmax(std::span<const float> logits) {
-  std::vector<double> p(logits.begin(), logits.end());
-  const double mx = *std::max_element(p.begin(), p.end());
-  double sum = 0;
-  for (double& v : p) sum += (v = std::exp(v - mx));
-  for (double& v : p) v /= sum;
-  return p;
-}
-
 // One sequence whose blocks are handed out in a scrambled order (physical ids not contiguous).
 struct Seq {
   std::vector<int32_t> blocks;
@@ -242,7 +232,7 @@ TEST_P(ModelOracle, MatchesLlamaCpp) {
   double max_err = 0;
   int near_ties = 0, mismatches = 0;
   for (size_t step = 0; step < want.size(); ++step) {
-    const auto p = softmax(logits);
+    const auto p = testing::softmax(logits);
     std::vector<int32_t> order(static_cast<size_t>(n_vocab));
     for (int32_t i = 0; i < n_vocab; ++i) order[i] = i;
     std::partial_sort(order.begin(), order.begin() + 2, order.end(), [&](int32_t a, int32_t c) { return p[a] > p[c]; });

@@ -241,4 +241,13 @@ Result<gguf::Writer> make_test_model(const TestModelSpec& s) {
   return w;
 }
 
+std::vector<double> softmax(std::span<const float> logits) {
+  std::vector<double> p(logits.begin(), logits.end());
+  const double mx = *std::max_element(p.begin(), p.end());
+  double sum = 0;
+  for (double& v : p) sum += (v = std::exp(v - mx));
+  for (double& v : p) v /= sum;
+  return p;
+}
+
 }  // namespace paddock::testing

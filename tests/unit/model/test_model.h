@@ -3,7 +3,9 @@
 // a test regenerates the file and checks its sha256 against the one the oracle saw.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "gguf/gguf.h"
 #include "quant/quant.h"
@@ -29,5 +31,8 @@ Result<gguf::Writer> make_test_model(const TestModelSpec& spec);
 Result<TestModelSpec> parse_test_model_spec(const std::string& s);
 // The fixture base name, e.g. "gemma2_q4_K".
 std::string test_model_name(const TestModelSpec& spec);
+
+// Probabilities from logits, computed in double (how the oracle tests compare distributions).
+std::vector<double> softmax(std::span<const float> logits);
 
 }  // namespace paddock::testing
