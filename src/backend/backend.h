@@ -7,8 +7,9 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 
-#include "model/batch.h"
+#include "backend/step.h"
 #include "quant/quant.h"
 #include "util/status.h"
 
@@ -16,6 +17,9 @@ namespace paddock::backend {
 
 // Element type of activations and KV storage (weights use quant::Type).
 enum class DType : uint32_t { kF32 = 0, kF16 = 1, kQ8_0 = 2 };
+// Q8_0 as a KV/activation dtype: blocks of 32 int8 with one fp16 scale.
+constexpr int64_t kQ8_0Block = 32;
+constexpr int64_t kQ8_0BlockBytes = 34;
 
 // A strided 2-D view [rows, cols] of a backend buffer: row r starts at data + r * stride
 // elements (stride >= cols). Views share memory; only alloc() owns it.
@@ -87,6 +91,8 @@ class Backend {
   virtual Status set_step(const Batch& batch) = 0;
   // Rows [0, n) of an F32 tensor to host memory (the only device -> host copy).
   virtual void read_rows(const Tensor& src, int64_t n, float* dst) = 0;
+  // Rows [0, n) of an F32 tensor from host memory (tests, and inputs that start on the host).
+  virtual void write_rows(const Tensor& dst, int64_t n, const float* src) = 0;
 
   // ---- ops (all activations F32; `out` may alias an input only where noted) ----
   // out[t] = dequantized row tokens[t] of `table` (x scale).
@@ -126,6 +132,12 @@ class Backend {
   virtual void gather_logit_rows(const Tensor& x, const Tensor& out) = 0;
   // Copies one KV block (all rows of it) in every given layer.
   virtual void copy_kv_block(std::span<const KvLayer> layers, int32_t block_size, int32_t src, int32_t dst) = 0;
+
+  // ---- errors ----
+  // Ops return nothing; a device fault (a failed launch, an illegal address, out of memory) is
+  // kept and reported here: the first error since the last call, or Ok. Waits for the queued
+  // ops. The model calls it at the end of every step; after an error the backend is unusable.
+  virtual Status end_step() = 0;
 };
 
 // Owner of one allocation; tensor() is the whole buffer as a view.
@@ -135,10 +147,29 @@ class Buffer {
   virtual Tensor tensor() const = 0;
 };
 
+// ---- choosing a backend ----
+enum class DeviceKind { kCpu, kCuda };
+struct DeviceSpec {
+  DeviceKind kind = DeviceKind::kCpu;
+  int index = 0;  // cuda:N (after CUDA_VISIBLE_DEVICES)
+};
+// "cpu", "cuda", "cuda:N".
+Result<DeviceSpec> parse_device(std::string_view spec);
+
 struct CpuOptions {
   int n_threads = 0;  // 0 = all cores
 };
+struct BackendOptions {
+  DeviceSpec device;
+  CpuOptions cpu;  // used by the CPU backend only
+};
+// The one place a backend is chosen. kUnsupported when the kind is not built or no device is usable.
+Result<std::unique_ptr<Backend>> make_backend(const BackendOptions& opts);
+// True when this binary contains the CUDA backend.
+bool cuda_built();
+
 std::unique_ptr<Backend> make_cpu_backend(const CpuOptions& opts);
+Result<std::unique_ptr<Backend>> make_cuda_backend(int device_index);  // only when cuda_built()
 
 // Bytes of one row of `cols` elements of a KV/activation dtype.
 uint64_t dtype_row_bytes(DType dtype, int64_t cols);

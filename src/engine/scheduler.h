@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "engine/kv_blocks.h"
-#include "model/batch.h"
+#include "backend/step.h"
 
 namespace paddock::engine {
 

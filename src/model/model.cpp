@@ -84,14 +84,14 @@ class ModelImpl final : public Model {
       return make_error(ErrorCode::kInvalidArgument, "logits span holds {} floats, need {}", logits.size(), need);
     RETURN_IF_ERROR(run(batch));
     const int64_t nr = static_cast<int64_t>(batch.logit_rows.size());
-    if (nr == 0) return Status::Ok();
+    if (nr == 0) return be_->end_step();
     RETURN_IF_ERROR(ensure(out_rows_, logits_buf_, nr, hp_.n_vocab));
     const Tensor rows = rows_tensor(nr);
     const Tensor lg{logits_buf_->tensor().data, backend::DType::kF32, nr, hp_.n_vocab, hp_.n_vocab};
     be_->matmul(rows, w_.output, nullptr, lg);
     if (hp_.final_softcap > 0.0f) be_->softcap(lg, hp_.final_softcap);
     be_->read_rows(lg, nr, logits.data());
-    return Status::Ok();
+    return be_->end_step();
   }
 
   Status forward_hidden(const Batch& batch, std::span<float> hidden) override {
@@ -101,7 +101,7 @@ class ModelImpl final : public Model {
     RETURN_IF_ERROR(run(batch));
     const int64_t nr = static_cast<int64_t>(batch.logit_rows.size());
     if (nr > 0) be_->read_rows(rows_tensor(nr), nr, hidden.data());
-    return Status::Ok();
+    return be_->end_step();
   }
 
   void copy_kv_block(int32_t src, int32_t dst) override {
@@ -123,32 +123,9 @@ class ModelImpl final : public Model {
     return Status::Ok();
   }
 
-  Status validate(const Batch& b) const {
-    if (kv_.empty()) return make_error(ErrorCode::kInvalidArgument, "forward before init_kv");
-    if (b.n_tokens() <= 0) return make_error(ErrorCode::kInvalidArgument, "empty batch");
-    for (int32_t t : b.tokens)
-      if (t < 0 || t >= hp_.n_vocab)
-        return make_error(ErrorCode::kInvalidArgument, "token id {} outside the vocabulary (0..{})", t, hp_.n_vocab - 1);
-    const int32_t ns = b.n_seqs();
-    if (static_cast<int32_t>(b.seq_kv_len.size()) != ns || b.max_blocks <= 0 ||
-        b.block_tables.size() != static_cast<size_t>(ns) * static_cast<size_t>(b.max_blocks))
-      return make_error(ErrorCode::kInvalidArgument, "batch: per-sequence arrays have the wrong size");
-    for (int32_t s = 0; s < ns; ++s) {
-      const int64_t kvlen = b.seq_kv_len[s];
-      if (kvlen <= 0 || kvlen > int64_t{b.max_blocks} * kv_opts_.block_size)
-        return make_error(ErrorCode::kInvalidArgument, "batch: sequence {} KV length {} exceeds its block table", s, kvlen);
-      const int64_t used = (kvlen + kv_opts_.block_size - 1) / kv_opts_.block_size;
-      for (int64_t j = 0; j < used; ++j) {
-        const int32_t blk = b.block_tables[static_cast<size_t>(s) * b.max_blocks + j];
-        if (blk < 0 || blk >= kv_opts_.n_blocks)
-          return make_error(ErrorCode::kInvalidArgument, "batch: sequence {} block {} = {} outside the pool", s, j, blk);
-      }
-    }
-    return Status::Ok();
-  }
-
   Status run(const Batch& b) {
-    RETURN_IF_ERROR(validate(b));
+    if (kv_.empty()) return make_error(ErrorCode::kInvalidArgument, "forward before init_kv");
+    RETURN_IF_ERROR(backend::validate_step(b, {hp_.n_vocab, kv_opts_.n_blocks, kv_opts_.block_size}));
     RETURN_IF_ERROR(be_->set_step(b));
     const int64_t n = b.n_tokens();
     RETURN_IF_ERROR(ensure_state(n));
@@ -219,9 +196,9 @@ Result<std::unique_ptr<Model>> Model::load(std::shared_ptr<const gguf::File> fil
   if (def == nullptr)
     return make_error(ErrorCode::kUnsupported, "unsupported model architecture '{}' (supported: {})", arch,
                       model::supported_arch_names());
-  if (opts.backend != "cpu")
-    return make_error(ErrorCode::kUnsupported, "backend '{}' is not available (built: cpu)", opts.backend);
-  auto impl = std::make_unique<model::ModelImpl>(file, def, backend::make_cpu_backend({opts.n_threads}));
+  ASSIGN_OR_RETURN(backend::DeviceSpec dev, backend::parse_device(opts.backend));
+  ASSIGN_OR_RETURN(auto be, backend::make_backend({dev, {opts.n_threads}}));
+  auto impl = std::make_unique<model::ModelImpl>(file, def, std::move(be));
   RETURN_IF_ERROR(impl->init(opts));
   return std::unique_ptr<Model>(std::move(impl));
 }

@@ -7,14 +7,14 @@
 #include <string>
 
 #include "gguf/gguf.h"
-#include "model/batch.h"
+#include "backend/step.h"
 #include "util/status.h"
 
 namespace paddock {
 
 struct LoadOptions {
   int n_threads = 0;         // CPU backend threads; 0 = all cores
-  std::string backend = "cpu";
+  std::string backend = "cpu";  // device: "cpu", "cuda" or "cuda:N"
 };
 
 struct KvOptions {

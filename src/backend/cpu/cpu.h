@@ -21,8 +21,8 @@ void f32_to_f16_row(const float* src, uint16_t* dst, int64_t n);
 void bf16_to_f32_row(const uint16_t* src, float* dst, int64_t n);
 
 // Q8_0 as used for KV storage: blocks of 32 int8 with one fp16 scale (34 bytes).
-constexpr int64_t kQ8Block = 32;
-constexpr int64_t kQ8BlockBytes = 34;
+constexpr int64_t kQ8Block = kQ8_0Block;
+constexpr int64_t kQ8BlockBytes = kQ8_0BlockBytes;
 void q8_0_quantize_row(const float* src, uint8_t* dst, int64_t n);
 void q8_0_dequantize_row(const uint8_t* src, float* dst, int64_t n);
 

@@ -10,15 +10,6 @@
 
 namespace paddock::backend {
 
-uint64_t dtype_row_bytes(DType dtype, int64_t cols) {
-  switch (dtype) {
-    case DType::kF32: return static_cast<uint64_t>(cols) * 4;
-    case DType::kF16: return static_cast<uint64_t>(cols) * 2;
-    case DType::kQ8_0: return static_cast<uint64_t>(cols / cpu::kQ8Block) * cpu::kQ8BlockBytes;
-  }
-  return 0;
-}
-
 std::unique_ptr<Backend> make_cpu_backend(const CpuOptions& opts) {
   return std::make_unique<cpu::CpuBackend>(opts.n_threads);
 }
@@ -93,28 +84,10 @@ Result<Weight> CpuBackend::upload_weight(quant::Type type, int64_t rows, int64_t
 }
 
 Status CpuBackend::set_step(const Batch& b) {
-  const int32_t n = b.n_tokens();
-  if (static_cast<int32_t>(b.positions.size()) != n)
-    return make_error(ErrorCode::kInvalidArgument, "batch: {} positions for {} tokens", b.positions.size(), n);
-  const int32_t ns = b.n_seqs();
-  if (ns <= 0 || b.seq_start.front() != 0 || b.seq_start.back() != n)
-    return make_error(ErrorCode::kInvalidArgument, "batch: seq_start does not cover the tokens");
-  if (static_cast<int32_t>(b.seq_kv_len.size()) != ns || b.max_blocks <= 0 ||
-      b.block_tables.size() != static_cast<size_t>(ns) * static_cast<size_t>(b.max_blocks))
-    return make_error(ErrorCode::kInvalidArgument, "batch: per-sequence arrays have the wrong size");
-  tok_seq_.assign(static_cast<size_t>(n), 0);
-  for (int32_t s = 0; s < ns; ++s) {
-    const int32_t b0 = b.seq_start[s], b1 = b.seq_start[s + 1];
-    if (b1 < b0) return make_error(ErrorCode::kInvalidArgument, "batch: seq_start not monotonic");
-    for (int32_t t = b0; t < b1; ++t) {
-      tok_seq_[t] = s;
-      if (b.positions[t] < 0 || b.positions[t] >= b.seq_kv_len[s] ||
-          (t > b0 && b.positions[t] != b.positions[t - 1] + 1))
-        return make_error(ErrorCode::kInvalidArgument, "batch: bad position {} for token {}", b.positions[t], t);
-    }
-  }
-  for (int32_t r : b.logit_rows)
-    if (r < 0 || r >= n) return make_error(ErrorCode::kInvalidArgument, "batch: logit row {} out of range", r);
+  // The batch passed validate_step; only the token -> sequence map is derived here.
+  tok_seq_.assign(static_cast<size_t>(b.n_tokens()), 0);
+  for (int32_t s = 0; s < b.n_seqs(); ++s)
+    for (int32_t t = b.seq_start[s]; t < b.seq_start[s + 1]; ++t) tok_seq_[t] = s;
   step_ = b;
   return Status::Ok();
 }
@@ -122,6 +95,11 @@ Status CpuBackend::set_step(const Batch& b) {
 void CpuBackend::read_rows(const Tensor& src, int64_t n, float* dst) {
   for (int64_t r = 0; r < n; ++r)
     std::memcpy(dst + r * src.cols, src.f32() + r * src.stride, static_cast<size_t>(src.cols) * 4);
+}
+
+void CpuBackend::write_rows(const Tensor& dst, int64_t n, const float* src) {
+  for (int64_t r = 0; r < n; ++r)
+    std::memcpy(dst.f32() + r * dst.stride, src + r * dst.cols, static_cast<size_t>(dst.cols) * 4);
 }
 
 void CpuBackend::embed(const Weight& table, float scale, const Tensor& out) {
@@ -300,6 +278,8 @@ void CpuBackend::copy_kv_block(std::span<const KvLayer> layers, int32_t block_si
     }
   }
 }
+
+Status CpuBackend::end_step() { return Status::Ok(); }
 
 }  // namespace cpu
 }  // namespace paddock::backend

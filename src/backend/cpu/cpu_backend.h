@@ -20,6 +20,7 @@ class CpuBackend final : public Backend {
   Result<Weight> upload_weight(quant::Type type, int64_t rows, int64_t cols, const void* host) override;
   Status set_step(const Batch& batch) override;
   void read_rows(const Tensor& src, int64_t n, float* dst) override;
+  void write_rows(const Tensor& dst, int64_t n, const float* src) override;
 
   void embed(const Weight& table, float scale, const Tensor& out) override;
   void rms_norm(const Tensor& x, const Weight* w, float eps, const Tensor& out, int64_t group) override;
@@ -36,6 +37,7 @@ class CpuBackend final : public Backend {
   void softcap(const Tensor& x, float cap) override;
   void gather_logit_rows(const Tensor& x, const Tensor& out) override;
   void copy_kv_block(std::span<const KvLayer> layers, int32_t block_size, int32_t src, int32_t dst) override;
+  Status end_step() override;
 
  private:
   void store_kv(const Tensor& src, const Tensor& cache, int32_t block_size);

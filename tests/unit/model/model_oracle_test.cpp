@@ -28,6 +28,9 @@ namespace {
 namespace fs = std::filesystem;
 constexpr int32_t kBlock = 16;
 constexpr double kNearTie = 1e-3;
+#ifndef PADDOCK_ORACLE_DEVICE
+#define PADDOCK_ORACLE_DEVICE "cpu"  // model_oracle_cuda_test: "cuda", the same rule on the GPU
+#endif
 
 // Each test binary takes the fixtures of some families (PADDOCK_ORACLE_FAMILIES, a
 // comma-separated list of name prefixes) so every binary stays well under a minute under ASan.
@@ -203,7 +206,7 @@ TEST_P(ModelOracle, MatchesLlamaCpp) {
   ASSERT_EQ(sha256_hex(*bytes), fx["sha256"].get<std::string>()) << "regenerated model differs from the oracle's file";
   auto file = gguf::File::parse(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()));
   ASSERT_TRUE(file.ok()) << file.error().message();
-  auto model = Model::load(std::make_shared<const gguf::File>(std::move(*file)), LoadOptions{2, "cpu"});
+  auto model = Model::load(std::make_shared<const gguf::File>(std::move(*file)), LoadOptions{2, PADDOCK_ORACLE_DEVICE});
   ASSERT_TRUE(model.ok()) << model.error().message();
   Model& m = **model;
   const int32_t n_vocab = m.info().n_vocab;

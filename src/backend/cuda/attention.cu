@@ -1,0 +1,140 @@
+// CUDA backend: paged attention. New K/V rows are written into their sequence's blocks (F16 or
+// Q8_0), then one block of kAttnWarps warps per (token, query head) walks the visible keys —
+// causal, sliding window, soft-capped — each warp an online softmax over every kAttnWarps-th key,
+// merged at the end. Grouped-query heads read their shared KV head.
+#include "backend/cuda/common.cuh"
+#include "backend/cuda/ops.h"
+
+namespace paddock::backend::cuda {
+namespace {
+
+constexpr int kAttnWarps = 8;
+constexpr int kPerLane = kMaxHeadDim / 32;
+
+__device__ __forceinline__ int64_t cache_row(const DevStep& s, int32_t seq, int32_t pos, int32_t block_size) {
+  const int32_t block = s.block_tables[static_cast<int64_t>(seq) * s.max_blocks + pos / block_size];
+  return static_cast<int64_t>(block) * block_size + pos % block_size;
+}
+
+// grid n_tokens; F16: threads over columns.
+__global__ void k_store_f16(const float* src, int64_t ss, int64_t cols, DevStep st, int32_t block_size, uint16_t* cache) {
+  const int32_t t = blockIdx.x;
+  const int64_t row = cache_row(st, st.tok_seq[t], st.positions[t], block_size);
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) cache[row * cols + c] = f2h(src[t * ss + c]);
+}
+
+// grid n_tokens; a warp per 32-element block: fp16 scale amax/127, q = round(x / d) (as the CPU).
+__global__ void k_store_q8(const float* src, int64_t ss, int64_t cols, DevStep st, int32_t block_size, uint8_t* cache) {
+  const int32_t t = blockIdx.x;
+  const int64_t row = cache_row(st, st.tok_seq[t], st.positions[t], block_size);
+  const int64_t nb = cols / 32;
+  uint8_t* dst = cache + row * nb * 34;
+  const int lane = threadIdx.x % 32;
+  for (int64_t b = threadIdx.x / 32; b < nb; b += blockDim.x / 32) {
+    const float x = src[t * ss + 32 * b + lane];
+    const float amax = warp_max(fabsf(x));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    uint8_t* blk = dst + b * 34;
+    if (lane == 0) {
+      const uint16_t h = f2h(d);
+      blk[0] = static_cast<uint8_t>(h & 0xFF);
+      blk[1] = static_cast<uint8_t>(h >> 8);
+    }
+    const int q = max(-127, min(127, __float2int_rn(x * id)));
+    blk[2 + lane] = static_cast<uint8_t>(static_cast<int8_t>(q));
+  }
+}
+
+template <bool kQ8>
+__device__ __forceinline__ float load_kv(const void* cache, int64_t row, int64_t kv_cols, int64_t e) {
+  if constexpr (!kQ8) {
+    return h2f(static_cast<const uint16_t*>(cache)[row * kv_cols + e]);
+  } else {
+    const uint8_t* blk = static_cast<const uint8_t*>(cache) + (row * (kv_cols / 32) + e / 32) * 34;
+    return h2f(ld_u16(blk)) * static_cast<float>(static_cast<int8_t>(blk[2 + e % 32]));
+  }
+}
+
+// grid (n_tokens, n_head), kAttnWarps warps.
+template <bool kQ8>
+__global__ void __launch_bounds__(kAttnWarps * 32) k_attention(AttnArgs a, DevStep st) {
+  const int32_t t = blockIdx.x, h = blockIdx.y;
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int32_t seq = st.tok_seq[t], pos = st.positions[t];
+  const int32_t lo = a.window > 0 ? max(0, pos - a.window + 1) : 0;
+  const int64_t kv_off = static_cast<int64_t>(h / a.group) * a.head_dim;
+  float qv[kPerLane], acc[kPerLane];
+#pragma unroll
+  for (int i = 0; i < kPerLane; ++i) {
+    const int d = lane + 32 * i;
+    // q meets the F16 keys as F16 (as the CPU oracle).
+    qv[i] = d < a.head_dim ? __half2float(__float2half_rn(a.q[t * a.qs + static_cast<int64_t>(h) * a.head_dim + d])) : 0.0f;
+    acc[i] = 0.0f;
+  }
+  float m = -INFINITY, l = 0.0f;
+  for (int32_t j = lo + warp; j <= pos; j += kAttnWarps) {
+    const int64_t row = cache_row(st, seq, j, a.block_size);
+    float part = 0.0f;
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i) {
+      const int d = lane + 32 * i;
+      if (d < a.head_dim) part += qv[i] * load_kv<kQ8>(a.kc, row, a.kv_cols, kv_off + d);
+    }
+    float s = warp_sum(part) * a.scale;
+    if (a.softcap > 0.0f) s = a.softcap * tanhf(s / a.softcap);
+    const float m_new = fmaxf(m, s);
+    const float corr = __expf(m - m_new), p = __expf(s - m_new);
+    l = l * corr + p;
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i) {
+      const int d = lane + 32 * i;
+      const float v = d < a.head_dim ? load_kv<kQ8>(a.vc, row, a.kv_cols, kv_off + d) : 0.0f;
+      acc[i] = acc[i] * corr + p * v;
+    }
+    m = m_new;
+  }
+  __shared__ float sm[kAttnWarps], sl[kAttnWarps];
+  __shared__ float sacc[kAttnWarps][kMaxHeadDim];
+  if (lane == 0) {
+    sm[warp] = m;
+    sl[warp] = l;
+  }
+#pragma unroll
+  for (int i = 0; i < kPerLane; ++i) {
+    const int d = lane + 32 * i;
+    if (d < a.head_dim) sacc[warp][d] = acc[i];
+  }
+  __syncthreads();
+  float M = -INFINITY;
+  for (int w = 0; w < kAttnWarps; ++w) M = fmaxf(M, sm[w]);
+  float L = 0.0f;
+  for (int w = 0; w < kAttnWarps; ++w)
+    if (sm[w] > -INFINITY) L += sl[w] * __expf(sm[w] - M);
+  for (int d = threadIdx.x; d < a.head_dim; d += blockDim.x) {
+    float o = 0.0f;
+    for (int w = 0; w < kAttnWarps; ++w)
+      if (sm[w] > -INFINITY) o += sacc[w][d] * __expf(sm[w] - M);
+    a.out[t * a.os + static_cast<int64_t>(h) * a.head_dim + d] = o / L;
+  }
+}
+
+}  // namespace
+
+void launch_store_kv(const float* src, int64_t ss, int64_t cols, const DevStep& s, int32_t block_size, bool q8,
+                     void* cache, cudaStream_t st) {
+  if (q8)
+    k_store_q8<<<s.n_tokens, 128, 0, st>>>(src, ss, cols, s, block_size, static_cast<uint8_t*>(cache));
+  else
+    k_store_f16<<<s.n_tokens, 256, 0, st>>>(src, ss, cols, s, block_size, static_cast<uint16_t*>(cache));
+}
+
+void launch_attention(const AttnArgs& a, const DevStep& s, cudaStream_t st) {
+  const dim3 grid(static_cast<unsigned>(s.n_tokens), static_cast<unsigned>(a.n_head));
+  if (a.q8)
+    k_attention<true><<<grid, kAttnWarps * 32, 0, st>>>(a, s);
+  else
+    k_attention<false><<<grid, kAttnWarps * 32, 0, st>>>(a, s);
+}
+
+}  // namespace paddock::backend::cuda
