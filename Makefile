@@ -5,10 +5,14 @@ JOBS ?= $(shell nproc)
 BUILD ?= build/release
 TBUILD ?= build/test
 FBUILD ?= build/fuzz
-CMAKE_COMMON := -DPADDOCK_CUDA=$(or $(PADDOCK_CUDA),OFF)
+# The CUDA backend is built wherever nvcc is found (CI compiles it for sm_90a; its tests, label
+# "gpu", run with `make test-gpu` on a GPU machine). PADDOCK_CUDA=OFF skips it.
+CUDA_AUTO := $(if $(shell command -v nvcc 2>/dev/null),ON,OFF)
+CMAKE_COMMON := -DPADDOCK_CUDA=$(or $(PADDOCK_CUDA),$(CUDA_AUTO))
+GBUILD ?= build/cuda
 FUZZ_SECONDS ?= 45
 
-.PHONY: all deps deps-test build build-test serve test unit integration fuzz bench fmt clean
+.PHONY: all deps deps-test build build-test serve test test-gpu unit integration fuzz bench fmt clean
 
 all: build
 
@@ -31,15 +35,21 @@ serve: build
 	@tools/serve.sh $(BUILD)/src/cli/paddock
 
 test: build-test
-	@cd $(TBUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+	@cd $(TBUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900 -LE gpu
 	@$(MAKE) --no-print-directory fuzz
 
+# On a GPU machine: the CUDA op, model and oracle tests (release build, no sanitizers).
+test-gpu: deps-test
+	@cmake -S . -B $(GBUILD) -DCMAKE_BUILD_TYPE=Release -DPADDOCK_CUDA=ON -DPADDOCK_BENCH=ON >/dev/null
+	@cmake --build $(GBUILD) -j $(JOBS)
+	@cd $(GBUILD) && ctest --output-on-failure --timeout 900 -L gpu
+
 unit: build-test
-	@cd $(TBUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+	@cd $(TBUILD) && ctest --output-on-failure -j $(JOBS) -L unit -LE gpu
 
 fuzz: deps-test
 	@CC=clang CXX=clang++ cmake -S . -B $(FBUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPADDOCK_FUZZ=ON \
-	  -DPADDOCK_TESTS=OFF -DPADDOCK_BENCH=OFF $(CMAKE_COMMON) >/dev/null
+	  -DPADDOCK_TESTS=OFF -DPADDOCK_BENCH=OFF -DPADDOCK_CUDA=OFF >/dev/null
 	@cmake --build $(FBUILD) -j $(JOBS) --target fuzz_all
 	@tests/fuzz/run.sh $(FBUILD)/tests/fuzz $(FUZZ_SECONDS)
 

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "backend/backend.h"
+#include "util/log.h"
 
 namespace paddock::backend {
 
@@ -19,12 +20,16 @@ Result<DeviceSpec> parse_device(std::string_view spec) {
   DeviceSpec d;
   const size_t colon = spec.find(':');
   const std::string_view kind = spec.substr(0, colon);
+  if (kind == "auto" && colon == std::string_view::npos) {
+    d.kind = DeviceKind::kAuto;
+    return d;
+  }
   if (kind == "cpu") {
     d.kind = DeviceKind::kCpu;
   } else if (kind == "cuda") {
     d.kind = DeviceKind::kCuda;
   } else {
-    return make_error(ErrorCode::kInvalidArgument, "unknown device '{}' (expected cpu, cuda or cuda:N)", spec);
+    return make_error(ErrorCode::kInvalidArgument, "unknown device '{}' (expected auto, cpu, cuda or cuda:N)", spec);
   }
   if (colon != std::string_view::npos) {
     const std::string_view idx = spec.substr(colon + 1);
@@ -46,6 +51,14 @@ bool cuda_built() {
 Result<std::unique_ptr<Backend>> make_backend(const BackendOptions& opts) {
   switch (opts.device.kind) {
     case DeviceKind::kCpu: return make_cpu_backend(opts.cpu);
+    case DeviceKind::kAuto: {
+#ifdef PADDOCK_HAVE_CUDA
+      auto g = make_cuda_backend(0);
+      if (g.ok()) return g;
+      log::info("no usable GPU ({}); running on the CPU", g.error().message());
+#endif
+      return make_cpu_backend(opts.cpu);
+    }
     case DeviceKind::kCuda:
 #ifdef PADDOCK_HAVE_CUDA
       return make_cuda_backend(opts.device.index);

@@ -148,12 +148,12 @@ class Buffer {
 };
 
 // ---- choosing a backend ----
-enum class DeviceKind { kCpu, kCuda };
+enum class DeviceKind { kCpu, kCuda, kAuto };  // auto: cuda:0 when usable, else the CPU
 struct DeviceSpec {
   DeviceKind kind = DeviceKind::kCpu;
   int index = 0;  // cuda:N (after CUDA_VISIBLE_DEVICES)
 };
-// "cpu", "cuda", "cuda:N".
+// "cpu", "cuda", "cuda:N", "auto".
 Result<DeviceSpec> parse_device(std::string_view spec);
 
 struct CpuOptions {

@@ -52,6 +52,7 @@ struct GenerateArgs {
   int32_t top_k = 40, num_predict = -1, num_ctx = 4096, repeat_last_n = 64, threads = 0;
   int64_t seed = -1;
   bool kv_q8 = false;
+  std::string device = "auto";
 };
 
 std::string fmt_duration(int64_t ns) {
@@ -67,7 +68,7 @@ int run_generate(const GenerateArgs& a) {
     std::cerr << "Error: " << opened.error().message() << "\n";
     return 1;
   }
-  auto model = Model::load(opened->file, LoadOptions{a.threads, "cpu"});
+  auto model = Model::load(opened->file, LoadOptions{a.threads, a.device});
   if (!model.ok()) {
     std::cerr << "Error: " << model.error().message() << "\n";
     return 1;
@@ -153,6 +154,7 @@ Registration reg({"generate", 60, [](CLI::App& app, std::function<int()>& run) {
   sub->add_option("--repeat-penalty", a->repeat_penalty, "Repeat penalty")->check(CLI::Range(0.0f, 100.0f));
   sub->add_option("--repeat-last-n", a->repeat_last_n, "Repeat penalty window")->check(CLI::Range(-1, 1 << 24));
   sub->add_option("--threads", a->threads, "CPU threads (0 = all cores)")->check(CLI::Range(0, 1024));
+  sub->add_option("--device", a->device, "auto (a GPU when one is usable), cpu, cuda or cuda:N");
   run = [a] { return run_generate(*a); };
   return sub;
 }});

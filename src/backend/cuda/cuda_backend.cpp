@@ -57,7 +57,13 @@ CudaBackend::CudaBackend(int device) : device_(device) {}
 
 CudaBackend::~CudaBackend() {
   cudaSetDevice(device_);
+  if (mode_ == Mode::kCapture) {
+    cudaGraph_t g = nullptr;
+    cudaStreamEndCapture(stream_, &g);
+    if (g != nullptr) cudaGraphDestroy(g);
+  }
   if (stream_ != nullptr) cudaStreamSynchronize(stream_);
+  drop_graphs();
   for (void* p : weights_) cudaFree(p);
   for (auto& s : scratch_) cudaFree(s.first);
   cudaFree(step_dev_);
@@ -79,6 +85,7 @@ Status CudaBackend::init() {
   cudaDeviceProp prop{};
   cudaGetDeviceProperties(&prop, device_);
   name_ = std::string("cuda:") + std::to_string(device_) + "/" + prop.name;
+  if (const char* g = std::getenv("PADDOCK_CUDA_GRAPHS"); g != nullptr && std::string(g) == "0") graphs_enabled_ = false;
   return Status::Ok();
 }
 
@@ -95,14 +102,45 @@ void CudaBackend::check_blas(cublasStatus_t s, const char* what) {
 }
 
 Status CudaBackend::end_step() {
+  finish_graph();
   check(cudaStreamSynchronize(stream_), "step");
   return err_;
+}
+
+void CudaBackend::drop_graphs() {
+  for (auto& [k, g] : graphs_) cudaGraphExecDestroy(g);
+  graphs_.clear();
+  seen_.clear();
+}
+
+void CudaBackend::finish_graph() {
+  if (mode_ == Mode::kCapture) {
+    mode_ = Mode::kEager;
+    cudaGraph_t g = nullptr;
+    const cudaError_t e = cudaStreamEndCapture(stream_, &g);
+    cudaGraphExec_t exec = nullptr;
+    if (e == cudaSuccess && err_.ok() && cudaGraphInstantiate(&exec, g, 0) == cudaSuccess) {
+      graphs_[key_] = exec;
+      check(cudaGraphLaunch(exec, stream_), "graph launch");
+    } else {
+      check(e != cudaSuccess ? e : cudaErrorUnknown, "graph capture");
+    }
+    if (g != nullptr) cudaGraphDestroy(g);
+  } else if (mode_ == Mode::kReplay) {
+    mode_ = Mode::kEager;
+    check(cudaGraphLaunch(graphs_.at(key_), stream_), "graph launch");
+  }
 }
 
 void* CudaBackend::scratch(size_t which, size_t bytes) {
   if (scratch_.size() <= which) scratch_.resize(which + 1, {nullptr, 0});
   auto& s = scratch_[which];
   if (s.second < bytes) {
+    if (mode_ != Mode::kEager) {
+      check(cudaErrorStreamCaptureUnsupported, "scratch growth inside a captured step");
+      return nullptr;
+    }
+    drop_graphs();  // captured kernels hold the old pointer
     check(cudaStreamSynchronize(stream_), "scratch resize");
     cudaFree(s.first);
     s.first = nullptr;
@@ -120,8 +158,14 @@ void* CudaBackend::scratch(size_t which, size_t bytes) {
 Result<std::shared_ptr<Buffer>> CudaBackend::alloc(DType dtype, int64_t rows, int64_t cols) {
   if (rows < 0 || cols <= 0 || rows > (int64_t{1} << 40) / std::max<int64_t>(cols, 1))
     return make_error(ErrorCode::kInvalidArgument, "buffer shape {}x{} out of range", rows, cols);
-  if (dtype == DType::kQ8_0 && cols % kQ8_0Block != 0)
-    return make_error(ErrorCode::kInvalidArgument, "Q8_0 buffer row of {} is not a multiple of 32", cols);
+  // The Q8_0 cache write disagrees with the CPU's (cuda_ops_test, gqa_q8): refused until fixed.
+  if (dtype == DType::kQ8_0)
+    return make_error(ErrorCode::kUnsupported, "a Q8_0 KV cache is not supported by the CUDA backend yet (use F16)");
+  // A new buffer usually replaces an old one that captured kernels still point at. A step shape
+  // that was seen before never allocates, so this never happens inside a capture or a replay.
+  if (mode_ != Mode::kEager)
+    return make_error(ErrorCode::kInternal, "buffer allocation inside a captured CUDA step");
+  drop_graphs();
   const size_t bytes = std::max<size_t>(dtype_row_bytes(dtype, cols) * static_cast<size_t>(rows), 256);
   void* p = nullptr;
   if (cudaError_t e = cudaMalloc(&p, bytes); e != cudaSuccess) {
@@ -143,7 +187,8 @@ Result<Weight> CudaBackend::upload_weight(quant::Type type, int64_t rows, int64_
     return make_error(ErrorCode::kUnsupported, "tensor type {} is not supported by the CUDA backend", ti->name);
   if (host == nullptr) return make_error(ErrorCode::kCorrupt, "tensor has no data");
   ASSIGN_OR_RETURN(uint64_t rb, quant::row_size(type, cols));
-  if (cols % 32 != 0)
+  // Matrices are read 32 elements at a time; vectors (norms, biases, rope factors) element-wise.
+  if (rows > 1 && cols % 32 != 0)
     return make_error(ErrorCode::kUnsupported, "CUDA backend: row length {} is not a multiple of 32", cols);
   const size_t bytes = static_cast<size_t>(rb) * static_cast<size_t>(rows);
   void* p = nullptr;
@@ -165,8 +210,10 @@ Status CudaBackend::set_step(const Batch& b) {
   const size_t nt = b.tokens.size(), ns = static_cast<size_t>(b.n_seqs()), nbt = b.block_tables.size(),
                nl = b.logit_rows.size();
   const size_t need = 3 * nt + ns + nbt + nl;
+  finish_graph();  // a step that never reached read_rows / end_step
   if (need > step_cap_) {
     RETURN_IF_ERROR(end_step());  // the previous step may still read the old arrays
+    drop_graphs();                // captured kernels read the old arrays
     cudaFree(step_dev_);
     cudaFreeHost(step_host_);
     step_dev_ = nullptr;
@@ -205,10 +252,22 @@ Status CudaBackend::set_step(const Batch& b) {
   step_.max_blocks = b.max_blocks;
   step_.n_logit_rows = static_cast<int32_t>(nl);
   max_kv_len_ = max_kv;
+  if (!err_.ok()) return err_;
+  // Same shape, same kernels: only the uploaded arrays differ (the arrays' addresses are fixed).
+  key_ = ShapeKey{step_.n_tokens, step_.n_seqs, step_.max_blocks, step_.n_logit_rows};
+  if (graphs_enabled_ && step_.n_tokens <= kMaxSmallRows) {
+    if (graphs_.count(key_) != 0) {
+      mode_ = Mode::kReplay;
+    } else if (++seen_[key_] == 2) {
+      if (cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal) == cudaSuccess) mode_ = Mode::kCapture;
+      else cudaGetLastError();
+    }
+  }
   return err_;
 }
 
 void CudaBackend::read_rows(const Tensor& src, int64_t n, float* dst) {
+  finish_graph();
   if (n <= 0) return;
   check(cudaMemcpy2DAsync(dst, static_cast<size_t>(src.cols) * 4, src.data, static_cast<size_t>(src.stride) * 4,
                           static_cast<size_t>(src.cols) * 4, static_cast<size_t>(n), cudaMemcpyDeviceToHost, stream_),
@@ -217,6 +276,7 @@ void CudaBackend::read_rows(const Tensor& src, int64_t n, float* dst) {
 }
 
 void CudaBackend::write_rows(const Tensor& dst, int64_t n, const float* src) {
+  finish_graph();
   if (n <= 0) return;
   check(cudaMemcpy2DAsync(dst.data, static_cast<size_t>(dst.stride) * 4, src, static_cast<size_t>(dst.cols) * 4,
                           static_cast<size_t>(dst.cols) * 4, static_cast<size_t>(n), cudaMemcpyHostToDevice, stream_),
@@ -225,6 +285,7 @@ void CudaBackend::write_rows(const Tensor& dst, int64_t n, const float* src) {
 }
 
 void CudaBackend::copy_kv_block(std::span<const KvLayer> layers, int32_t block_size, int32_t src, int32_t dst) {
+  finish_graph();  // not part of a step: runs between steps
   for (const KvLayer& l : layers) {
     for (const Tensor* t : {&l.k, &l.v}) {
       const uint64_t rb = dtype_row_bytes(t->dtype, t->cols) * static_cast<uint64_t>(block_size);
@@ -239,12 +300,14 @@ void CudaBackend::copy_kv_block(std::span<const KvLayer> layers, int32_t block_s
 // ---- ops ----
 
 void CudaBackend::embed(const Weight& table, float scale, const Tensor& out) {
+  if (replaying()) return;
   if (step_.n_tokens == 0) return;
   launch_embed(wtype(table.type), table.data, table.row_bytes, step_, scale, out.f32(), out.stride, out.cols, stream_);
   check_launch("embed");
 }
 
 void CudaBackend::rms_norm(const Tensor& x, const Weight* w, float eps, const Tensor& out, int64_t group) {
+  if (replaying()) return;
   if (x.rows == 0) return;
   launch_rms_norm(x.f32(), x.stride, fptr(w), eps, out.f32(), out.stride, x.rows, x.cols, group > 0 ? group : x.cols,
                   stream_);
@@ -252,12 +315,14 @@ void CudaBackend::rms_norm(const Tensor& x, const Weight* w, float eps, const Te
 }
 
 void CudaBackend::layer_norm(const Tensor& x, const Weight* w, const Weight* b, float eps, const Tensor& out) {
+  if (replaying()) return;
   if (x.rows == 0) return;
   launch_layer_norm(x.f32(), x.stride, fptr(w), fptr(b), eps, out.f32(), out.stride, x.rows, x.cols, stream_);
   check_launch("layer_norm");
 }
 
 void CudaBackend::add_bias(const Tensor& x, const Weight& b) {
+  if (replaying()) return;
   if (x.rows == 0) return;
   launch_add_bias(x.f32(), x.stride, x.rows, x.cols, fptr(&b), stream_);
   check_launch("add_bias");
@@ -271,6 +336,7 @@ float yarn_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base) {
 }  // namespace
 
 void CudaBackend::rope(const Tensor& x, int32_t n_head, int32_t head_dim, const RopeParams& p) {
+  if (replaying()) return;
   if (x.rows == 0) return;
   RopeArgs a{n_head, head_dim, p.n_dims, p.neox, p.freq_base, p.freq_scale, p.ext_factor, p.attn_factor, 0, 0,
              fptr(p.freq_factors)};
@@ -285,6 +351,7 @@ void CudaBackend::rope(const Tensor& x, int32_t n_head, int32_t head_dim, const 
 
 void CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, const KvLayer& kv, int32_t block_size,
                             const AttnParams& p, const Tensor& out) {
+  if (replaying()) return;
   if (step_.n_tokens == 0) return;
   if (p.head_dim > kMaxHeadDim || kv.k.dtype == DType::kF32) {
     check(cudaErrorNotSupported, "attention (head_dim > 256 or an F32 KV cache)");
@@ -301,6 +368,7 @@ void CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, c
 }
 
 void CudaBackend::glu(const Tensor& gate, const Tensor& up, Act act, const Tensor& out) {
+  if (replaying()) return;
   if (gate.rows == 0) return;
   launch_glu(act == Act::kGeluTanh, gate.f32(), gate.stride, up.f32(), up.stride, out.f32(), out.stride, gate.rows,
              gate.cols, stream_);
@@ -308,30 +376,35 @@ void CudaBackend::glu(const Tensor& gate, const Tensor& up, Act act, const Tenso
 }
 
 void CudaBackend::add(const Tensor& a, const Tensor& b, const Tensor& out) {
+  if (replaying()) return;
   if (a.rows == 0) return;
   launch_add(a.f32(), a.stride, b.f32(), b.stride, out.f32(), out.stride, a.rows, a.cols, stream_);
   check_launch("add");
 }
 
 void CudaBackend::scale(const Tensor& x, float s) {
+  if (replaying()) return;
   if (x.rows == 0) return;
   launch_scale(x.f32(), x.stride, x.rows, x.cols, s, stream_);
   check_launch("scale");
 }
 
 void CudaBackend::softcap(const Tensor& x, float cap) {
+  if (replaying()) return;
   if (x.rows == 0) return;
   launch_softcap(x.f32(), x.stride, x.rows, x.cols, cap, stream_);
   check_launch("softcap");
 }
 
 void CudaBackend::gather_logit_rows(const Tensor& x, const Tensor& out) {
+  if (replaying()) return;
   if (step_.n_logit_rows == 0) return;
   launch_gather_rows(x.f32(), x.stride, step_, out.f32(), out.stride, x.cols, stream_);
   check_launch("gather_logit_rows");
 }
 
 void CudaBackend::matmul(const Tensor& x, const Weight& w, const Weight* bias, const Tensor& out) {
+  if (replaying()) return;
   if (x.rows == 0) return;
   if (x.rows <= kMaxSmallRows)
     matmul_small(x, w, bias, out);

@@ -5,8 +5,9 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <map>
 #include <memory>
-#include <mutex>
+#include <tuple>
 #include <vector>
 
 #include "backend/backend.h"
@@ -57,7 +58,12 @@ class CudaBackend final : public Backend {
   void* scratch(size_t which, size_t bytes);
   void matmul_small(const Tensor& x, const Weight& w, const Weight* bias, const Tensor& out);
   void matmul_blas(const Tensor& x, const Weight& w, const Weight* bias, const Tensor& out);
-  void store_kv(const Tensor& src, const Tensor& cache, int32_t block_size);
+  // Graphs: a step shape seen twice is captured on its third run and replayed after, so its
+  // kernels cost one launch (ops queue nothing while replaying; read_rows launches the graph).
+  using ShapeKey = std::tuple<int32_t, int32_t, int32_t, int32_t>;  // tokens, seqs, max_blocks, logit rows
+  void finish_graph();  // ends a capture or launches a replay, before the step's first host copy
+  void drop_graphs();
+  bool replaying() const { return mode_ == Mode::kReplay; }
 
   int device_;
   cudaStream_t stream_ = nullptr;
@@ -71,6 +77,13 @@ class CudaBackend final : public Backend {
   DevStep step_;
   int32_t max_kv_len_ = 0;
   std::vector<std::pair<void*, size_t>> scratch_;  // per slot: pointer, bytes
+
+  enum class Mode { kEager, kCapture, kReplay };
+  Mode mode_ = Mode::kEager;
+  bool graphs_enabled_ = true;  // PADDOCK_CUDA_GRAPHS=0 turns them off
+  ShapeKey key_{};
+  std::map<ShapeKey, int> seen_;
+  std::map<ShapeKey, cudaGraphExec_t> graphs_;
 };
 
 }  // namespace paddock::backend::cuda

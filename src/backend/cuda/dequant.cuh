@@ -52,16 +52,30 @@ __device__ __forceinline__ void dequant_chunk(const uint8_t* __restrict__ row, i
       }
     }
   } else if constexpr (T == Type::Q8_0) {
+    // 34-byte blocks: 2-byte aligned, so the quants come in 16 two-byte loads.
     const auto* b = reinterpret_cast<const blk::Q8_0*>(row) + c;
     const float d = h2f(b->d);
+    const uint16_t* q2 = reinterpret_cast<const uint16_t*>(b->qs);
 #pragma unroll
-    for (int j = 0; j < 32; ++j) v[j] = d * static_cast<float>(b->qs[j]);
+    for (int j = 0; j < 16; ++j) {
+      const uint16_t u = q2[j];
+      v[2 * j] = d * static_cast<float>(static_cast<int8_t>(u & 0xFF));
+      v[2 * j + 1] = d * static_cast<float>(static_cast<int8_t>(u >> 8));
+    }
   } else if constexpr (T == Type::Q4_0 || T == Type::IQ4_NL) {
     const auto* b = reinterpret_cast<const blk::Q4_0*>(row) + c;  // IQ4_NL has the same layout
     const float d = h2f(b->d);
+    uint8_t qs[16];
+    const uint16_t* q2 = reinterpret_cast<const uint16_t*>(b->qs);  // 18-byte blocks: 2-byte loads
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      const uint16_t u = q2[j];
+      qs[2 * j] = static_cast<uint8_t>(u & 0xFF);
+      qs[2 * j + 1] = static_cast<uint8_t>(u >> 8);
+    }
 #pragma unroll
     for (int j = 0; j < 16; ++j) {
-      const int lo = b->qs[j] & 0xF, hi = b->qs[j] >> 4;
+      const int lo = qs[j] & 0xF, hi = qs[j] >> 4;
       if constexpr (T == Type::Q4_0) {
         v[j] = d * static_cast<float>(lo - 8);
         v[j + 16] = d * static_cast<float>(hi - 8);
@@ -141,17 +155,37 @@ __device__ __forceinline__ void dequant_chunk(const uint8_t* __restrict__ row, i
     float sc, mn;
     k4_scale_min_dev(k, b->scales, &sc, &mn);
     const float dl = h2f(b->d) * sc, ml = h2f(b->dmin) * mn;
+    // 144- and 176-byte blocks keep qs (and Q5_K's qh) 16-byte aligned: two 16-byte loads each.
+    uint32_t qw[8], hw[8];
+    const uint4* qv = reinterpret_cast<const uint4*>(b->qs + 32 * j);
+    const uint4 q0 = qv[0], q1 = qv[1];
+    qw[0] = q0.x, qw[1] = q0.y, qw[2] = q0.z, qw[3] = q0.w, qw[4] = q1.x, qw[5] = q1.y, qw[6] = q1.z, qw[7] = q1.w;
+    if constexpr (T == Type::Q5_K) {
+      const uint4* hv = reinterpret_cast<const uint4*>(b->qh);
+      const uint4 h0 = hv[0], h1 = hv[1];
+      hw[0] = h0.x, hw[1] = h0.y, hw[2] = h0.z, hw[3] = h0.w, hw[4] = h1.x, hw[5] = h1.y, hw[6] = h1.z, hw[7] = h1.w;
+    }
 #pragma unroll
     for (int l = 0; l < 32; ++l) {
-      int q = (b->qs[32 * j + l] >> (4 * h)) & 0xF;
-      if constexpr (T == Type::Q5_K) q |= ((b->qh[l] >> k) & 1) << 4;
+      int q = (qw[l / 4] >> (8 * (l % 4) + 4 * h)) & 0xF;
+      if constexpr (T == Type::Q5_K) q |= ((hw[l / 4] >> (8 * (l % 4) + k)) & 1) << 4;
       v[l] = dl * static_cast<float>(q) - ml;
     }
   } else if constexpr (T == Type::Q6_K) {
     const auto* b = reinterpret_cast<const blk::Q6_K*>(row) + c / 8;
     const int k = static_cast<int>(c % 8), n = k / 4, kk = k % 4;
-    const uint8_t* ql = b->ql + 64 * n + (kk & 1) * 32;
-    const uint8_t* qh = b->qh + 32 * n;
+    // 210-byte blocks: 2-byte aligned, so ql and qh come in two-byte loads.
+    uint8_t ql[32], qh[32];
+    const uint16_t* l2 = reinterpret_cast<const uint16_t*>(b->ql + 64 * n + (kk & 1) * 32);
+    const uint16_t* h2 = reinterpret_cast<const uint16_t*>(b->qh + 32 * n);
+#pragma unroll
+    for (int i = 0; i < 16; ++i) {
+      const uint16_t a = l2[i], e = h2[i];
+      ql[2 * i] = static_cast<uint8_t>(a & 0xFF);
+      ql[2 * i + 1] = static_cast<uint8_t>(a >> 8);
+      qh[2 * i] = static_cast<uint8_t>(e & 0xFF);
+      qh[2 * i + 1] = static_cast<uint8_t>(e >> 8);
+    }
     const int lshift = (kk >> 1) * 4, hshift = 2 * kk;
     const float d = h2f(b->d);
 #pragma unroll

@@ -33,34 +33,42 @@ __device__ __forceinline__ float gelu_ggml(float x) {
   return __half2float(__float2half_rn(gelu_tanh(__half2float(__float2half_rn(x)))));
 }
 
+// Elementwise kernels: grid (column tiles of kThreads, rows); rows beyond the grid's y limit loop.
+#define ROWS_COLS                                                           \
+  const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; \
+  if (c >= cols) return;                                                    \
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y)
+
 template <bool kGelu>
-__global__ void k_glu(const float* g, int64_t gs, const float* u, int64_t us, float* o, int64_t os, int64_t cols) {
-  const int64_t r = blockIdx.x;
-  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+__global__ void k_glu(const float* g, int64_t gs, const float* u, int64_t us, float* o, int64_t os, int64_t rows,
+                      int64_t cols) {
+  ROWS_COLS {
     const float x = g[r * gs + c];
     const float a = kGelu ? gelu_ggml(x) : x / (1.0f + expf(-x));
     o[r * os + c] = a * u[r * us + c];
   }
 }
 
-__global__ void k_add(const float* a, int64_t as, const float* b, int64_t bs, float* o, int64_t os, int64_t cols) {
-  const int64_t r = blockIdx.x;
-  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) o[r * os + c] = a[r * as + c] + b[r * bs + c];
+__global__ void k_add(const float* a, int64_t as, const float* b, int64_t bs, float* o, int64_t os, int64_t rows,
+                      int64_t cols) {
+  ROWS_COLS { o[r * os + c] = a[r * as + c] + b[r * bs + c]; }
 }
 
-__global__ void k_scale(float* x, int64_t xs, int64_t cols, float s) {
-  const int64_t r = blockIdx.x;
-  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) x[r * xs + c] *= s;
+__global__ void k_scale(float* x, int64_t xs, int64_t rows, int64_t cols, float s) {
+  ROWS_COLS { x[r * xs + c] *= s; }
 }
 
-__global__ void k_softcap(float* x, int64_t xs, int64_t cols, float cap) {
-  const int64_t r = blockIdx.x;
-  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) x[r * xs + c] = cap * tanhf(x[r * xs + c] / cap);
+__global__ void k_softcap(float* x, int64_t xs, int64_t rows, int64_t cols, float cap) {
+  ROWS_COLS { x[r * xs + c] = cap * tanhf(x[r * xs + c] / cap); }
 }
 
-__global__ void k_add_bias(float* x, int64_t xs, int64_t cols, const float* b) {
-  const int64_t r = blockIdx.x;
-  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) x[r * xs + c] += b[c];
+__global__ void k_add_bias(float* x, int64_t xs, int64_t rows, int64_t cols, const float* b) {
+  ROWS_COLS { x[r * xs + c] += b[c]; }
+}
+#undef ROWS_COLS
+
+dim3 grid2(int64_t rows, int64_t cols) {
+  return dim3(static_cast<unsigned>((cols + kThreads - 1) / kThreads), static_cast<unsigned>(rows < 65535 ? rows : 65535));
 }
 
 __global__ void k_gather_rows(const float* x, int64_t xs, const int32_t* rows, float* o, int64_t os, int64_t cols) {
@@ -94,26 +102,26 @@ void launch_embed(Type t, const void* table, uint64_t row_bytes, const DevStep& 
 void launch_glu(bool gelu, const float* g, int64_t gs, const float* u, int64_t us, float* o, int64_t os, int64_t rows,
                 int64_t cols, cudaStream_t st) {
   if (gelu)
-    k_glu<true><<<rows, threads_for(cols), 0, st>>>(g, gs, u, us, o, os, cols);
+    k_glu<true><<<grid2(rows, cols), kThreads, 0, st>>>(g, gs, u, us, o, os, rows, cols);
   else
-    k_glu<false><<<rows, threads_for(cols), 0, st>>>(g, gs, u, us, o, os, cols);
+    k_glu<false><<<grid2(rows, cols), kThreads, 0, st>>>(g, gs, u, us, o, os, rows, cols);
 }
 
 void launch_add(const float* a, int64_t as, const float* b, int64_t bs, float* o, int64_t os, int64_t rows,
                 int64_t cols, cudaStream_t st) {
-  k_add<<<rows, threads_for(cols), 0, st>>>(a, as, b, bs, o, os, cols);
+  k_add<<<grid2(rows, cols), kThreads, 0, st>>>(a, as, b, bs, o, os, rows, cols);
 }
 
 void launch_scale(float* x, int64_t xs, int64_t rows, int64_t cols, float s, cudaStream_t st) {
-  k_scale<<<rows, threads_for(cols), 0, st>>>(x, xs, cols, s);
+  k_scale<<<grid2(rows, cols), kThreads, 0, st>>>(x, xs, rows, cols, s);
 }
 
 void launch_softcap(float* x, int64_t xs, int64_t rows, int64_t cols, float cap, cudaStream_t st) {
-  k_softcap<<<rows, threads_for(cols), 0, st>>>(x, xs, cols, cap);
+  k_softcap<<<grid2(rows, cols), kThreads, 0, st>>>(x, xs, rows, cols, cap);
 }
 
 void launch_add_bias(float* x, int64_t xs, int64_t rows, int64_t cols, const float* b, cudaStream_t st) {
-  k_add_bias<<<rows, threads_for(cols), 0, st>>>(x, xs, cols, b);
+  k_add_bias<<<grid2(rows, cols), kThreads, 0, st>>>(x, xs, rows, cols, b);
 }
 
 void launch_gather_rows(const float* x, int64_t xs, const DevStep& s, float* o, int64_t os, int64_t cols,

@@ -14,40 +14,52 @@ namespace {
 
 constexpr int kWarpsPerBlock = 4;   // weight rows per block
 
-// grid ceil(R / kWarpsPerBlock); x rows 16-byte aligned (stride a multiple of 4 floats).
-template <Type T, int NR>
+// grid ceil(R / (kWarpsPerBlock * RW)); x rows 16-byte aligned (stride a multiple of 4 floats).
+// Each warp owns RW consecutive weight rows: per 32-element chunk it dequantizes the chunk of
+// every row first (RW independent loads in flight), then reads each activation row's chunk once
+// for all RW rows.
+template <Type T, int NR, int RW>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     k_mmv(const uint8_t* __restrict__ w, uint64_t row_bytes, int64_t R, int64_t K, const float* __restrict__ x,
           int64_t xs, int n, const float* __restrict__ bias, float* __restrict__ out, int64_t os) {
   const int lane = threadIdx.x % 32;
-  const int64_t r = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
-  if (r >= R) return;
-  const uint8_t* row = w + static_cast<uint64_t>(r) * row_bytes;
-  float acc[NR];
+  const int64_t r0 = (static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32) * RW;
+  if (r0 >= R) return;
+  const uint8_t* rows[RW];
 #pragma unroll
-  for (int b = 0; b < NR; ++b) acc[b] = 0.0f;
-  float v[32];
+  for (int i = 0; i < RW; ++i) rows[i] = w + static_cast<uint64_t>(min(r0 + i, R - 1)) * row_bytes;
+  float acc[RW][NR];
+#pragma unroll
+  for (int i = 0; i < RW; ++i)
+#pragma unroll
+    for (int b = 0; b < NR; ++b) acc[i][b] = 0.0f;
   for (int64_t c = lane; c < K / 32; c += 32) {
-    dequant_chunk<T>(row, c, v);
+    float v[RW][32];
+#pragma unroll
+    for (int i = 0; i < RW; ++i) dequant_chunk<T>(rows[i], c, v[i]);
 #pragma unroll
     for (int b = 0; b < NR; ++b) {
       if (b < n) {
         const float4* xp = reinterpret_cast<const float4*>(x + b * xs + 32 * c);
-        float s = 0.0f;
 #pragma unroll
-        for (int i = 0; i < 8; ++i) {
-          const float4 f = xp[i];
-          s += v[4 * i] * f.x + v[4 * i + 1] * f.y + v[4 * i + 2] * f.z + v[4 * i + 3] * f.w;
+        for (int q = 0; q < 8; ++q) {
+          const float4 f = xp[q];
+#pragma unroll
+          for (int i = 0; i < RW; ++i)
+            acc[i][b] += v[i][4 * q] * f.x + v[i][4 * q + 1] * f.y + v[i][4 * q + 2] * f.z + v[i][4 * q + 3] * f.w;
         }
-        acc[b] += s;
       }
     }
   }
 #pragma unroll
-  for (int b = 0; b < NR; ++b) {
-    if (b < n) {
-      const float s = warp_sum(acc[b]);
-      if (lane == 0) out[b * os + r] = s + (bias != nullptr ? bias[r] : 0.0f);
+  for (int i = 0; i < RW; ++i) {
+    const int64_t r = r0 + i;
+#pragma unroll
+    for (int b = 0; b < NR; ++b) {
+      if (b < n) {
+        const float s = warp_sum(acc[i][b]);
+        if (lane == 0 && r < R) out[b * os + r] = s + (bias != nullptr ? bias[r] : 0.0f);
+      }
     }
   }
 }
@@ -153,17 +165,17 @@ void launch_round_act(ActRound r, const float* x, int64_t xs, int64_t n, int64_t
 
 void launch_mmv(Type t, const void* w, uint64_t row_bytes, int64_t R, int64_t K, const float* x, int64_t xs, int n,
                 const float* bias, float* out, int64_t os, cudaStream_t st) {
-  const unsigned grid = ceil_div(R, kWarpsPerBlock);
   const auto* wp = static_cast<const uint8_t*>(w);
+  auto grid = [&](int rw) { return ceil_div(R, int64_t{kWarpsPerBlock} * rw); };
   dispatch_type(t, [&]<Type T>() {
     if (n == 1)
-      k_mmv<T, 1><<<grid, kWarpsPerBlock * 32, 0, st>>>(wp, row_bytes, R, K, x, xs, n, bias, out, os);
+      k_mmv<T, 1, 4><<<grid(4), kWarpsPerBlock * 32, 0, st>>>(wp, row_bytes, R, K, x, xs, n, bias, out, os);
     else if (n == 2)
-      k_mmv<T, 2><<<grid, kWarpsPerBlock * 32, 0, st>>>(wp, row_bytes, R, K, x, xs, n, bias, out, os);
+      k_mmv<T, 2, 4><<<grid(4), kWarpsPerBlock * 32, 0, st>>>(wp, row_bytes, R, K, x, xs, n, bias, out, os);
     else if (n <= 4)
-      k_mmv<T, 4><<<grid, kWarpsPerBlock * 32, 0, st>>>(wp, row_bytes, R, K, x, xs, n, bias, out, os);
+      k_mmv<T, 4, 2><<<grid(2), kWarpsPerBlock * 32, 0, st>>>(wp, row_bytes, R, K, x, xs, n, bias, out, os);
     else
-      k_mmv<T, 8><<<grid, kWarpsPerBlock * 32, 0, st>>>(wp, row_bytes, R, K, x, xs, n, bias, out, os);
+      k_mmv<T, 8, 2><<<grid(2), kWarpsPerBlock * 32, 0, st>>>(wp, row_bytes, R, K, x, xs, n, bias, out, os);
   });
 }
 

@@ -313,12 +313,38 @@ struct AttnCase {
   DType cache;
 };
 
+// Every element of a KV cache tensor (F16 or Q8_0) as floats, read through a raw F32 view.
+std::vector<float> cache_values(Side& side, const Tensor& t) {
+  const uint64_t bytes = dtype_row_bytes(t.dtype, t.cols) * static_cast<uint64_t>(t.rows);
+  std::vector<float> raw(bytes / 4);
+  side.be->read_rows(Tensor{t.data, DType::kF32, 1, static_cast<int64_t>(raw.size()), static_cast<int64_t>(raw.size())}, 1,
+                     raw.data());
+  std::vector<float> out(static_cast<size_t>(t.rows * t.cols));
+  const auto* b = reinterpret_cast<const uint8_t*>(raw.data());
+  if (t.dtype == DType::kF16) {
+    std::vector<uint16_t> h(out.size());
+    std::memcpy(h.data(), b, h.size() * 2);
+    quant::dequantize_row(quant::Type::F16, h.data(), out.data(), static_cast<int64_t>(out.size()));
+  } else {
+    quant::dequantize_row(quant::Type::Q8_0, b, out.data(), static_cast<int64_t>(out.size()));
+  }
+  return out;
+}
+
 class CudaAttention : public ::testing::TestWithParam<AttnCase> {};
 
 TEST_P(CudaAttention, EqualsTheCpuOverPrefillThenDecode) {
   const AttnCase& ac = GetParam();
   Pair p;
   if (!p.gpu.be) return;
+  if (ac.cache == DType::kQ8_0) {
+    // Known defect: the CUDA Q8_0 cache write stored scales that differ from the CPU's (first
+    // elements 0.023438 vs 0.023529); until it is fixed the backend refuses the cache type.
+    auto b = p.gpu.be->alloc(DType::kQ8_0, 64, 128);
+    ASSERT_FALSE(b.ok());
+    EXPECT_EQ(b.error().code(), ErrorCode::kUnsupported) << b.error().message();
+    return;
+  }
   constexpr int32_t kBs = 16, kMaxBlocks = 8;
   const int64_t q_cols = int64_t{ac.n_head} * ac.head_dim, kv_cols = int64_t{ac.n_head_kv} * ac.head_dim;
   KvLayer kc{p.cpu.make(2 * kMaxBlocks * kBs, kv_cols, {}, ac.cache), p.cpu.make(2 * kMaxBlocks * kBs, kv_cols, {}, ac.cache)};
@@ -358,6 +384,17 @@ TEST_P(CudaAttention, EqualsTheCpuOverPrefillThenDecode) {
     p.cpu.be->attention(p.cpu.make(n, q_cols, qv), p.cpu.make(n, kv_cols, kv), p.cpu.make(n, kv_cols, vv), kc, kBs, ap, oc);
     p.gpu.be->attention(p.gpu.make(n, q_cols, qv), p.gpu.make(n, kv_cols, kv), p.gpu.make(n, kv_cols, vv), kg, kBs, ap, og);
     p.done();
+    // The cache rows written so far hold the same values on both (Q8_0: the same blocks but for
+    // rare rounding ties; compared dequantized).
+    for (const auto& [cpu_t, gpu_t] : {std::pair{kc.k, kg.k}, std::pair{kc.v, kg.v}}) {
+      const auto g = cache_values(p.gpu, gpu_t), c = cache_values(p.cpu, cpu_t);
+      size_t first = 0;
+      while (first < g.size() && std::fabs(g[first] - c[first]) <= 1e-6f * std::fabs(c[first])) ++first;
+      EXPECT_LE(rel_err(g, c), 1e-6) << ac.name << " cache; first difference at element " << first << " of "
+                                     << g.size() << (first < g.size() ? ": " + std::to_string(g[first]) + " vs " +
+                                                                            std::to_string(c[first])
+                                                                      : std::string());
+    }
     // The CPU rounds the probabilities to F16 before they meet V (as llama.cpp); we do not.
     EXPECT_LE(rel_err(p.gpu.read(og), p.cpu.read(oc)), 2e-3) << ac.name << " step of " << n << " tokens";
   }
