@@ -23,26 +23,26 @@ __global__ void k_store_f16(const float* src, int64_t ss, int64_t cols, DevStep 
   for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) cache[row * cols + c] = f2h(src[t * ss + c]);
 }
 
-// grid n_tokens; a warp per 32-element block: fp16 scale amax/127, q = round(x / d) (as the CPU).
+// grid n_tokens; a thread per 32-element block, in the CPU's order: d = amax / 127 stored as
+// F16, q = x / d rounded half away from zero.
 __global__ void k_store_q8(const float* src, int64_t ss, int64_t cols, DevStep st, int32_t block_size, uint8_t* cache) {
   const int32_t t = blockIdx.x;
   const int64_t row = cache_row(st, st.tok_seq[t], st.positions[t], block_size);
   const int64_t nb = cols / 32;
-  uint8_t* dst = cache + row * nb * 34;
-  const int lane = threadIdx.x % 32;
-  for (int64_t b = threadIdx.x / 32; b < nb; b += blockDim.x / 32) {
-    const float x = src[t * ss + 32 * b + lane];
-    const float amax = warp_max(fabsf(x));
+  for (int64_t b = threadIdx.x; b < nb; b += blockDim.x) {
+    const float* x = src + t * ss + 32 * b;
+    float amax = 0.0f;
+    for (int j = 0; j < 32; ++j) amax = fmaxf(amax, fabsf(x[j]));
     const float d = amax / 127.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    uint8_t* blk = dst + b * 34;
-    if (lane == 0) {
-      const uint16_t h = f2h(d);
-      blk[0] = static_cast<uint8_t>(h & 0xFF);
-      blk[1] = static_cast<uint8_t>(h >> 8);
+    uint8_t* blk = cache + (row * nb + b) * 34;
+    const uint16_t h = f2h(d);
+    blk[0] = static_cast<uint8_t>(h & 0xFF);
+    blk[1] = static_cast<uint8_t>(h >> 8);
+    for (int j = 0; j < 32; ++j) {
+      const int q = max(-127, min(127, static_cast<int>(roundf(x[j] * id))));
+      blk[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(q));
     }
-    const int q = max(-127, min(127, __float2int_rn(x * id)));
-    blk[2 + lane] = static_cast<uint8_t>(static_cast<int8_t>(q));
   }
 }
 
@@ -124,7 +124,7 @@ __global__ void __launch_bounds__(kAttnWarps * 32) k_attention(AttnArgs a, DevSt
 void launch_store_kv(const float* src, int64_t ss, int64_t cols, const DevStep& s, int32_t block_size, bool q8,
                      void* cache, cudaStream_t st) {
   if (q8)
-    k_store_q8<<<s.n_tokens, 128, 0, st>>>(src, ss, cols, s, block_size, static_cast<uint8_t*>(cache));
+    k_store_q8<<<s.n_tokens, 64, 0, st>>>(src, ss, cols, s, block_size, static_cast<uint8_t*>(cache));
   else
     k_store_f16<<<s.n_tokens, 256, 0, st>>>(src, ss, cols, s, block_size, static_cast<uint16_t*>(cache));
 }
