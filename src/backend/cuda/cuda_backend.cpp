@@ -158,8 +158,10 @@ void* CudaBackend::scratch(size_t which, size_t bytes) {
 Result<std::shared_ptr<Buffer>> CudaBackend::alloc(DType dtype, int64_t rows, int64_t cols) {
   if (rows < 0 || cols <= 0 || rows > (int64_t{1} << 40) / std::max<int64_t>(cols, 1))
     return make_error(ErrorCode::kInvalidArgument, "buffer shape {}x{} out of range", rows, cols);
-  if (dtype == DType::kQ8_0 && cols % kQ8_0Block != 0)
-    return make_error(ErrorCode::kInvalidArgument, "Q8_0 buffer row of {} is not a multiple of 32", cols);
+  // Known defect: the Q8_0 cache rows the CUDA backend writes differ from the CPU's (cuda_ops_test,
+  // gqa_q8: about 9% relative, the first block's scale wrong); refused until found.
+  if (dtype == DType::kQ8_0)
+    return make_error(ErrorCode::kUnsupported, "a Q8_0 KV cache is not supported by the CUDA backend yet (use F16)");
   // A new buffer usually replaces an old one that captured kernels still point at. A step shape
   // that was seen before never allocates, so this never happens inside a capture or a replay.
   if (mode_ != Mode::kEager)

@@ -337,6 +337,14 @@ TEST_P(CudaAttention, EqualsTheCpuOverPrefillThenDecode) {
   const AttnCase& ac = GetParam();
   Pair p;
   if (!p.gpu.be) return;
+  if (ac.cache == DType::kQ8_0) {
+    // Known defect (docs/PERFORMANCE.md, CUDA section): the Q8_0 cache rows written on the GPU
+    // differed from the CPU's; until that is found the backend refuses the type, clearly.
+    auto b = p.gpu.be->alloc(DType::kQ8_0, 64, 128);
+    ASSERT_FALSE(b.ok());
+    EXPECT_EQ(b.error().code(), ErrorCode::kUnsupported) << b.error().message();
+    GTEST_SKIP() << "Q8_0 KV cache refused by the CUDA backend (known defect)";
+  }
 
   constexpr int32_t kBs = 16, kMaxBlocks = 8;
   const int64_t q_cols = int64_t{ac.n_head} * ac.head_dim, kv_cols = int64_t{ac.n_head_kv} * ac.head_dim;
