@@ -285,20 +285,23 @@ TEST(BackendOps, GluAddScaleSoftcap) {
   for (int i = 0; i < 40; ++i) EXPECT_NEAR(c[i], 2.0 * std::tanh(g[i] / 2.0), 1e-6);
 }
 
-TEST(BackendOps, SetStepRejectsMalformedBatches) {
-  auto be = make_cpu_backend({1});
-  Batch b = one_seq(3);
-  b.positions[1] = 7;  // not contiguous
-  EXPECT_FALSE(be->set_step(b).ok());
-  b = one_seq(3);
-  b.logit_rows = {3};
-  EXPECT_FALSE(be->set_step(b).ok());
-  b = one_seq(3);
-  b.seq_start = {0, 2};
-  EXPECT_FALSE(be->set_step(b).ok());
-  b = one_seq(3);
-  b.block_tables.pop_back();
-  EXPECT_FALSE(be->set_step(b).ok());
+// validate_step is the one check of a step (the model runs it before any backend sees the batch).
+TEST(BackendOps, ValidateStepRejectsMalformedBatches) {
+  const StepBounds bounds{10, 8, 16};  // vocabulary 10, 8 KV blocks of 16
+  ASSERT_TRUE(validate_step(one_seq(3), bounds).ok());
+  auto bad = [&](auto&& mutate, const char* what) {
+    Batch b = one_seq(3);
+    mutate(b);
+    EXPECT_FALSE(validate_step(b, bounds).ok()) << what;
+  };
+  bad([](Batch& b) { b.positions[1] = 7; }, "positions not contiguous");
+  bad([](Batch& b) { b.logit_rows = {3}; }, "logit row past the step");
+  bad([](Batch& b) { b.seq_start = {0, 2}; }, "seq_start not covering the tokens");
+  bad([](Batch& b) { b.block_tables.pop_back(); }, "block table of the wrong size");
+  bad([](Batch& b) { b.tokens[0] = 10; }, "token outside the vocabulary");
+  bad([](Batch& b) { b.block_tables[0] = 8; }, "block outside the pool");
+  bad([](Batch& b) { b.seq_kv_len = {200}; }, "KV length past the block table");
+  bad([](Batch& b) { b.tokens.clear(); b.positions.clear(); b.seq_start = {0, 0}; }, "empty step");
 }
 
 }  // namespace
