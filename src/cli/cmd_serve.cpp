@@ -1,8 +1,13 @@
 // `paddock serve`: starts the server (Ollama and OpenAI APIs) on PADDOCK_HOST / OLLAMA_HOST,
 // default 127.0.0.1:11434. Flags override the environment. Stops on SIGINT/SIGTERM.
 #include <signal.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include "cli/command.h"
 #include "server/server.h"
@@ -12,7 +17,8 @@ namespace paddock::cli {
 namespace {
 
 struct ServeFlags {
-  std::string host, models, keep_alive, request_timeout, max_blob_size;
+  std::string host, models, keep_alive, request_timeout, max_blob_size, drain_timeout, max_body_memory;
+  int max_connections = -1;
   int max_queue = -1, num_parallel = -1, max_loaded = -1, num_ctx = -1, threads = -1, header_timeout_ms = -1;
   std::vector<std::string> origins;
   bool insecure_no_auth = false, debug_endpoints = false;
@@ -60,6 +66,23 @@ int serve(const ServeFlags& f) {
     }
     cfg.max_blob = *v;
   }
+  if (!f.drain_timeout.empty()) {
+    auto d = server::parse_duration_ns(f.drain_timeout);
+    if (!d.ok()) {
+      std::cerr << "Error: --drain-timeout: " << d.error().message() << "\n";
+      return 1;
+    }
+    cfg.drain_timeout_ms = *d < 0 ? (1 << 30) : int(std::min<int64_t>(*d / 1000000, 1 << 30));
+  }
+  if (!f.max_body_memory.empty()) {
+    auto v = server::parse_size(f.max_body_memory);
+    if (!v.ok()) {
+      std::cerr << "Error: --max-body-memory: " << v.error().message() << "\n";
+      return 1;
+    }
+    cfg.max_body_memory = *v;
+  }
+  if (f.max_connections > 0) cfg.max_connections = size_t(f.max_connections);
   if (f.max_queue >= 0) cfg.max_queue = f.max_queue;
   if (f.num_parallel > 0) cfg.num_parallel = f.num_parallel;
   if (f.max_loaded > 0) cfg.max_loaded = f.max_loaded;
@@ -93,8 +116,28 @@ int serve(const ServeFlags& f) {
   std::cout << "paddock listening on http://" << cfg.host << ":" << (*srv)->port() << std::endl;
   int sig = 0;
   sigwait(&set, &sig);
-  log::info("received signal {}, shutting down", sig);
-  (*srv)->stop();
+  log::info("received signal {}, draining (up to {} ms; a second signal exits at once)", sig, cfg.drain_timeout_ms);
+  // The drain runs beside this thread, which keeps listening: a second signal, or a stop that
+  // overruns the drain timeout by far (a request stuck where it cannot be cancelled), ends the
+  // process anyway.
+  std::atomic<bool> done{false};
+  std::thread stopper([&] {
+    (*srv)->stop();
+    done = true;
+    ::kill(::getpid(), SIGTERM);  // wakes the sigwait below
+  });
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg.drain_timeout_ms) + std::chrono::seconds(15);
+  for (;;) {
+    timespec ts{0, 200 * 1000 * 1000};
+    int got = sigtimedwait(&set, nullptr, &ts);
+    if (done) break;
+    if (got > 0 || std::chrono::steady_clock::now() > deadline) {
+      log::warn(got > 0 ? "second signal: exiting without finishing the drain" : "shutdown is stuck: exiting");
+      std::_Exit(got > 0 ? 130 : 1);
+    }
+  }
+  stopper.join();
   return 0;
 }
 
@@ -115,6 +158,11 @@ Registration reg({"serve", 10, [](CLI::App& app, std::function<int()>& run) {
   sub->add_option("--max-blob-size", f->max_blob_size,
                   "Largest blob upload, e.g. 512G (env PADDOCK_MAX_BLOB_SIZE, default 512G)");
   sub->add_option("--origins", f->origins, "Extra allowed CORS origins (env PADDOCK_ORIGINS, OLLAMA_ORIGINS)");
+  sub->add_option("--drain-timeout", f->drain_timeout,
+                  "On SIGTERM, how long in-flight requests may finish before they are ended (default 30s)");
+  sub->add_option("--max-connections", f->max_connections, "Open connections before 503 (default 512)");
+  sub->add_option("--max-body-memory", f->max_body_memory,
+                  "Request bodies held in memory at once before 503, e.g. 256M (default 256M)");
   sub->add_flag("--insecure-no-auth", f->insecure_no_auth, "Allow listening on a non-loopback address without auth");
   sub->add_flag("--debug-endpoints", f->debug_endpoints, "Enable /api/debug/runners (runner KV statistics)");
   run = [f] { return serve(*f); };

@@ -27,8 +27,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t kMaxStops = 64;
-constexpr size_t kMaxStopBytes = 1024;
 constexpr int32_t kMaxTopLogprobs = 20;
 
 int64_t ns_between(Clock::time_point a, Clock::time_point b) {

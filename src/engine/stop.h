@@ -7,6 +7,11 @@
 
 namespace paddock::engine {
 
+// Limits on a request's stop strings, shared with the server's request checks (each push costs
+// O(stops x longest stop), so these bound the matcher's work per token).
+inline constexpr size_t kMaxStops = 64;
+inline constexpr size_t kMaxStopBytes = 1024;
+
 class StopMatcher {
  public:
   explicit StopMatcher(std::vector<std::string> stops);

@@ -228,8 +228,7 @@ Result<std::optional<int64_t>> parse_keep_alive(const json& o) {
   if (it->is_number()) {
     double d = it->get<double>();
     if (!std::isfinite(d)) return make_error(ErrorCode::kInvalidArgument, "invalid value for 'keep_alive'");
-    if (d < 0) return std::optional<int64_t>(-1);
-    if (d > 9.2e9) d = 9.2e9;  // ~290 years
+    if (d < 0 || !(d * 1e9 < double(kForeverNs))) return std::optional<int64_t>(-1);  // forever, as Ollama
     return std::optional<int64_t>(int64_t(d * 1e9));
   }
   if (it->is_string()) {

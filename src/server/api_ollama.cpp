@@ -24,6 +24,7 @@ int status_for_runner_error(const json& ev) {
   if (code == "bad_request") return 400;
   if (code == "timeout") return 504;
   if (code == "cancelled") return 499;
+  if (code == "shutdown") return 503;
   return 500;
 }
 
@@ -114,7 +115,7 @@ struct GenStream {
     } else if (type == "error") {
       std::string msg = ev.value("message", "runner error");
       if (started) {
-        ex->write(json{{"error", msg}}.dump() + "\n");
+        ex->write(json{{"error", redact(msg)}}.dump() + "\n");
         ex->finish();
       } else {
         send_error(*ex, status_for_runner_error(ev), msg);
@@ -176,7 +177,8 @@ Result<json> parse_format(const json& body) {
 }
 
 // Loads (or with keep_alive 0 unloads) a model for an empty prompt / empty messages.
-void load_or_unload(App& app, const ExPtr& ex, const Resolved& res, std::optional<int64_t> keep_alive, bool chat) {
+void load_or_unload(App& app, const ExPtr& ex, const Resolved& res, std::optional<int64_t> keep_alive, bool chat,
+                    const AdmissionPtr& adm) {
   auto reply = [ex, name = res.ref.name, chat](const char* reason) {
     json j{{"model", name}, {"created_at", rfc3339_ns(now_unix_ns())}};
     if (chat) j["message"] = json{{"role", "assistant"}, {"content", ""}};
@@ -189,13 +191,16 @@ void load_or_unload(App& app, const ExPtr& ex, const Resolved& res, std::optiona
     app.mgr->unload(res.ref.model_path);
     return reply("unload");
   }
-  app.mgr->acquire(res.ref, keep_alive, [ex, reply](Result<std::unique_ptr<Slot>> r) {
-    if (!r.ok()) return send_error(*ex, r.error());
-    reply("load");  // the slot is released when `r` goes away: keep-alive starts now
-  });
+  app.mgr->acquire(
+      res.ref, keep_alive,
+      [ex, reply](Result<std::unique_ptr<Slot>> r) {
+        if (!r.ok()) return send_error(*ex, r.error());
+        reply("load");  // the slot is released when `r` goes away: keep-alive starts now
+      },
+      adm && adm->take());
 }
 
-void handle_generate(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
+void handle_generate(App& app, HttpRequest& req, const ExPtr& ex, bool chat, AdmissionPtr adm) {
   int64_t t0 = now_unix_ns();
   TRY_FIELD(json body, parse_body(req.body));
   TRY_FIELD(auto model, opt_string(body, "model"));
@@ -259,7 +264,7 @@ void handle_generate(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
     return send_error(*ex, 400, fmt::format("\"{}\" does not support thinking", *model));
 
   bool empty = chat ? messages.empty() : (!prompt || prompt->empty()) && (!suffix || suffix->empty());
-  if (empty && !render_only.value_or(false)) return load_or_unload(app, ex, *res, keep_alive, chat);
+  if (empty && !render_only.value_or(false)) return load_or_unload(app, ex, *res, keep_alive, chat, adm);
   // A schema the runner would refuse is a 400 now, before the model is loaded for it.
   const std::string format_text = format.is_object() ? ordered_member_text(req.body, {"format"}) : std::string();
   if (auto st = check_format(format, format_text); !st.ok()) return send_error(*ex, 400, st.error().message());
@@ -307,6 +312,7 @@ void handle_generate(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
                                                                                              : res->template_text));
   Job job;
   job.model = std::move(*res);
+  job.admission = std::move(adm);
   job.keep_alive_ns = keep_alive;
   job.runner_req = std::move(rr);
   job.on_event = [gs](const json& ev, int64_t load_ns) { gs->on_event(ev, load_ns); };
@@ -314,7 +320,7 @@ void handle_generate(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
   run_job(app, ex, std::move(job));
 }
 
-void handle_embed(App& app, HttpRequest& req, const ExPtr& ex, bool legacy) {
+void handle_embed(App& app, HttpRequest& req, const ExPtr& ex, bool legacy, AdmissionPtr adm) {
   int64_t t0 = now_unix_ns();
   TRY_FIELD(json body, parse_body(req.body));
   TRY_FIELD(auto model, opt_string(body, "model"));
@@ -348,14 +354,18 @@ void handle_embed(App& app, HttpRequest& req, const ExPtr& ex, bool legacy) {
   std::string name = *model;
   if (inputs.empty()) {
     if (legacy) return send_json(*ex, 200, json{{"embedding", json::array()}});
-    app.mgr->acquire(res->ref, keep_alive, [ex, name](Result<std::unique_ptr<Slot>> r) {
-      if (!r.ok()) return send_error(*ex, r.error());
-      send_json(*ex, 200, json{{"model", name}, {"embeddings", json::array()}});
-    });
+    app.mgr->acquire(
+        res->ref, keep_alive,
+        [ex, name](Result<std::unique_ptr<Slot>> r) {
+          if (!r.ok()) return send_error(*ex, r.error());
+          send_json(*ex, 200, json{{"model", name}, {"embeddings", json::array()}});
+        },
+        adm && adm->take());
     return;
   }
   Job job;
   job.model = std::move(*res);
+  job.admission = std::move(adm);
   job.keep_alive_ns = keep_alive;
   apply_num_ctx(app, job.model, opts.values);
   job.runner_req = json{{"type", "embed"}, {"inputs", inputs}, {"truncate", truncate.value_or(true)},
@@ -502,10 +512,10 @@ void handle_create(App& app, HttpRequest& req, const ExPtr& ex) {
       }
       ex->write(status.dump() + "\n");
     };
-    auto st = app.catalog->create(body, progress, [&app] { return app.workers.stopping(); });
+    auto st = app.catalog->create(body, progress, [&app] { return app.workers.stopping() || app.cut_off.load(); });
     if (!st.ok()) {
       if (started) {
-        ex->write(json{{"error", st.error().message()}}.dump() + "\n");
+        ex->write(json{{"error", redact(st.error().message())}}.dump() + "\n");
         ex->finish();
       } else {
         send_error(*ex, st.error());
@@ -556,28 +566,40 @@ bool route_ollama(App& app, HttpRequest& req, const std::shared_ptr<Exchange>& e
     send_error(*ex, 405, "method not allowed");
     return false;
   };
+  // Everything that parses a body, resolves a model or reads the store runs on the request pool;
+  // generation requests take their queue place first (a 503 at once when the queue is full).
+  auto pooled = [&](bool generation, PooledHandler fn) { run_pooled(app, req, ex, generation, false, std::move(fn)); };
   if (p == "/api/version") {
     if (only({"GET", "HEAD"})) send_json(*ex, 200, json{{"version", PADDOCK_VERSION}});
-  } else if (p == "/api/generate") {
-    if (only({"POST"})) handle_generate(app, req, ex, false);
-  } else if (p == "/api/chat") {
-    if (only({"POST"})) handle_generate(app, req, ex, true);
-  } else if (p == "/api/embed") {
-    if (only({"POST"})) handle_embed(app, req, ex, false);
-  } else if (p == "/api/embeddings") {
-    if (only({"POST"})) handle_embed(app, req, ex, true);
+  } else if (p == "/api/generate" || p == "/api/chat") {
+    bool chat = p == "/api/chat";
+    if (only({"POST"}))
+      pooled(true, [chat](App& a, HttpRequest& r, const ExPtr& e, AdmissionPtr adm) {
+        handle_generate(a, r, e, chat, std::move(adm));
+      });
+  } else if (p == "/api/embed" || p == "/api/embeddings") {
+    bool legacy = p == "/api/embeddings";
+    if (only({"POST"}))
+      pooled(true, [legacy](App& a, HttpRequest& r, const ExPtr& e, AdmissionPtr adm) {
+        handle_embed(a, r, e, legacy, std::move(adm));
+      });
   } else if (p == "/api/tags") {
-    if (only({"GET", "HEAD"})) handle_tags(app, ex);
+    if (only({"GET", "HEAD"}))
+      pooled(false, [](App& a, HttpRequest&, const ExPtr& e, AdmissionPtr) { handle_tags(a, e); });
   } else if (p == "/api/show") {
-    if (only({"POST"})) handle_show(app, req, ex);
+    if (only({"POST"}))
+      pooled(false, [](App& a, HttpRequest& r, const ExPtr& e, AdmissionPtr) { handle_show(a, r, e); });
   } else if (p == "/api/ps") {
     if (only({"GET"})) handle_ps(app, ex);
   } else if (p == "/api/copy") {
-    if (only({"POST"})) handle_copy(app, req, ex);
+    if (only({"POST"}))
+      pooled(false, [](App& a, HttpRequest& r, const ExPtr& e, AdmissionPtr) { handle_copy(a, r, e); });
   } else if (p == "/api/delete") {
-    if (only({"DELETE"})) handle_delete(app, req, ex);
+    if (only({"DELETE"}))
+      pooled(false, [](App& a, HttpRequest& r, const ExPtr& e, AdmissionPtr) { handle_delete(a, r, e); });
   } else if (p == "/api/create") {
-    if (only({"POST"})) handle_create(app, req, ex);
+    if (only({"POST"}))
+      pooled(false, [](App& a, HttpRequest& r, const ExPtr& e, AdmissionPtr) { handle_create(a, r, e); });
   } else if (p == "/api/pull" || p == "/api/push") {
     if (only({"POST"}))
       send_error(*ex, 501,
@@ -585,7 +607,9 @@ bool route_ollama(App& app, HttpRequest& req, const std::shared_ptr<Exchange>& e
                              "(a Modelfile with FROM <file.gguf>) or POST /api/blobs + /api/create",
                              p == "/api/pull" ? "pulling" : "pushing"));
   } else if (p.rfind("/api/blobs/", 0) == 0) {
-    if (only({"HEAD", "POST"})) handle_blob(app, req, ex, p.substr(11));
+    if (only({"HEAD", "POST"}))
+      pooled(false,
+             [](App& a, HttpRequest& r, const ExPtr& e, AdmissionPtr) { handle_blob(a, r, e, r.path.substr(11)); });
   } else if (p == "/api/debug/runners" && app.cfg.debug_endpoints) {
     if (only({"GET"})) handle_debug_runners(app, ex);
   } else if (p == "/api/status") {

@@ -30,6 +30,7 @@ int status_for_runner_error(const json& ev) {
   std::string code = ev.value("code", "");
   if (code == "bad_request") return 400;
   if (code == "timeout") return 504;
+  if (code == "shutdown") return 503;
   return 500;
 }
 
@@ -235,7 +236,8 @@ struct SseStream {
     } else if (type == "error") {
       std::string msg = ev.value("message", "runner error");
       if (started) {
-        send_event(json{{"error", {{"message", msg}, {"type", "api_error"}, {"param", nullptr}, {"code", nullptr}}}});
+        send_event(
+            json{{"error", {{"message", redact(msg)}, {"type", "api_error"}, {"param", nullptr}, {"code", nullptr}}}});
         ex->write("data: [DONE]\n\n");
         ex->finish();
       } else {
@@ -245,7 +247,7 @@ struct SseStream {
   }
 };
 
-void handle_completion(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
+void handle_completion(App& app, HttpRequest& req, const ExPtr& ex, bool chat, AdmissionPtr adm) {
   TRY_OAI(json body, parse_body(req.body));
   TRY_OAI(auto model, opt_string(body, "model"));
   TRY_OAI(auto stream, opt_bool(body, "stream"));
@@ -337,13 +339,14 @@ void handle_completion(App& app, HttpRequest& req, const ExPtr& ex, bool chat) {
     s->splitter.emplace(template_opens_thinking(res->template_text.empty() ? res->chat_template : res->template_text));
   Job job;
   job.model = std::move(*res);
+  job.admission = std::move(adm);
   job.runner_req = std::move(rr);
   job.on_event = [s](const json& ev, int64_t l) { s->on_event(ev, l); };
   job.on_fail = [ex](const Error& e) { send_openai_error(*ex, e); };
   run_job(app, ex, std::move(job));
 }
 
-void handle_embeddings(App& app, HttpRequest& req, const ExPtr& ex) {
+void handle_embeddings(App& app, HttpRequest& req, const ExPtr& ex, AdmissionPtr adm) {
   TRY_OAI(json body, parse_body(req.body));
   TRY_OAI(auto model, opt_string(body, "model"));
   TRY_OAI(auto dims, opt_int(body, "dimensions", 1, 1 << 20));
@@ -371,6 +374,7 @@ void handle_embeddings(App& app, HttpRequest& req, const ExPtr& ex) {
   std::string name = *model;
   Job job;
   job.model = std::move(*res);
+  job.admission = std::move(adm);
   job.runner_req = json{{"type", "embed"}, {"inputs", inputs}, {"truncate", true}, {"options", json::object()}};
   if (dims) job.runner_req["dimensions"] = *dims;
   job.on_event = [ex, name, b64](const json& ev, int64_t) {
@@ -418,6 +422,52 @@ json model_object(const CatalogEntry& e) {
   return json{{"id", e.name}, {"object", "model"}, {"created", e.modified_unix_ns / 1000000000}, {"owned_by", owner}};
 }
 
+// RFC 3986 percent-decoding of a path segment; nullopt for a malformed escape.
+std::optional<std::string> percent_decode(std::string_view s) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    int hi = i + 1 < s.size() ? hex(s[i + 1]) : -1, lo = i + 2 < s.size() ? hex(s[i + 2]) : -1;
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += char(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+// GET /v1/models and /v1/models/{id} (the id percent-decoded: clients send "llama3.2%3Alatest").
+void handle_models(App& app, const std::string& p, const ExPtr& ex) {
+  auto list = app.catalog->list();
+  if (!list.ok()) return send_openai_error(*ex, list.error());
+  if (p == "/v1/models") {
+    json data = json::array();
+    for (auto& e : *list) data.push_back(model_object(e));
+    return send_json(*ex, 200, json{{"object", "list"}, {"data", data}});
+  }
+  auto id = percent_decode(p.substr(11));
+  if (!id) return send_openai_error(*ex, 400, "invalid model name: bad percent-encoding", "model");
+  auto st = app.catalog->validate_name(*id);
+  if (!st.ok()) return send_openai_error(*ex, 400, "invalid model name: " + st.error().message(), "model");
+  auto r = app.catalog->resolve(*id, app.cfg.num_ctx, app.cfg.num_parallel);
+  if (!r.ok()) return send_openai_error(*ex, 404, fmt::format("model \"{}\" not found", *id), "model");
+  for (auto& e : *list)
+    if (e.name == r->ref.name) {
+      json o = model_object(e);
+      o["id"] = *id;
+      return send_json(*ex, 200, o);
+    }
+  send_openai_error(*ex, 404, fmt::format("model \"{}\" not found", *id), "model");
+}
+
 }  // namespace
 
 bool route_openai(App& app, HttpRequest& req, const std::shared_ptr<Exchange>& ex) {
@@ -427,47 +477,25 @@ bool route_openai(App& app, HttpRequest& req, const std::shared_ptr<Exchange>& e
     send_openai_error(*ex, 405, "method not allowed");
     return false;
   };
-  if (p == "/v1/chat/completions") {
-    if (post_only()) handle_completion(app, req, ex, true);
-  } else if (p == "/v1/completions") {
-    if (post_only()) handle_completion(app, req, ex, false);
+  // As for /api: the work runs on the request pool, generation takes its queue place first.
+  auto pooled = [&](bool generation, PooledHandler fn) { run_pooled(app, req, ex, generation, true, std::move(fn)); };
+  if (p == "/v1/chat/completions" || p == "/v1/completions") {
+    bool chat = p == "/v1/chat/completions";
+    if (post_only())
+      pooled(true, [chat](App& a, HttpRequest& r, const ExPtr& e, AdmissionPtr adm) {
+        handle_completion(a, r, e, chat, std::move(adm));
+      });
   } else if (p == "/v1/embeddings") {
-    if (post_only()) handle_embeddings(app, req, ex);
+    if (post_only())
+      pooled(true, [](App& a, HttpRequest& r, const ExPtr& e, AdmissionPtr adm) {
+        handle_embeddings(a, r, e, std::move(adm));
+      });
   } else if (p == "/v1/models" || p.rfind("/v1/models/", 0) == 0) {
     if (req.method != "GET") {
       send_openai_error(*ex, 405, "method not allowed");
       return true;
     }
-    auto list = app.catalog->list();
-    if (!list.ok()) {
-      send_openai_error(*ex, list.error());
-      return true;
-    }
-    if (p == "/v1/models") {
-      json data = json::array();
-      for (auto& e : *list) data.push_back(model_object(e));
-      send_json(*ex, 200, json{{"object", "list"}, {"data", data}});
-      return true;
-    }
-    std::string id = p.substr(11);
-    auto st = app.catalog->validate_name(id);
-    if (!st.ok()) {
-      send_openai_error(*ex, 400, "invalid model name: " + st.error().message(), "model");
-      return true;
-    }
-    auto r = app.catalog->resolve(id, app.cfg.num_ctx, app.cfg.num_parallel);
-    if (!r.ok()) {
-      send_openai_error(*ex, 404, fmt::format("model \"{}\" not found", id), "model");
-      return true;
-    }
-    for (auto& e : *list)
-      if (e.name == r->ref.name) {
-        json o = model_object(e);
-        o["id"] = id;
-        send_json(*ex, 200, o);
-        return true;
-      }
-    send_openai_error(*ex, 404, fmt::format("model \"{}\" not found", id), "model");
+    pooled(false, [](App& a, HttpRequest& r, const ExPtr& e, AdmissionPtr) { handle_models(a, r.path, e); });
   } else {
     return false;
   }

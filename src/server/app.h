@@ -2,12 +2,17 @@
 // the response helpers and the generation job that connects a request to a runner slot.
 #pragma once
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "server/api_common.h"
 #include "server/catalog.h"
@@ -41,18 +46,83 @@ class Workers {
   std::atomic<bool> stopping_{false};
 };
 
+// The threads that do a request's work: parsing its body, resolving its model, compiling its
+// format, reading the store. The HTTP I/O threads only route and hand requests over, so they
+// answer /api/version and refusals in microseconds whatever the requests ask for. A fixed number
+// of threads and a bounded queue: post() is false when the queue is full or stopping.
+class RequestPool {
+ public:
+  RequestPool(int threads, size_t max_queued);
+  ~RequestPool() { stop(); }
+  bool post(std::function<void()> fn);
+  // Refuses new work, drops what is queued (its exchanges go away, so its clients see the
+  // connection close) and joins the threads once the running jobs return.
+  void stop();
+  size_t queued() const;
+
+ private:
+  void run();
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> q_;
+  std::vector<std::thread> threads_;
+  size_t max_queued_;
+  bool stop_ = false;
+};
+
+// A place in the manager's wait queue taken when a generation request arrives (admission at
+// once, on the I/O thread); given back if the request never reaches acquire().
+class Admission {
+ public:
+  explicit Admission(Manager* m) : mgr_(m) {}
+  ~Admission() {
+    if (mgr_) mgr_->unreserve();
+  }
+  Admission(const Admission&) = delete;
+  Admission& operator=(const Admission&) = delete;
+  // True once: the place is handed to Manager::acquire(..., reserved).
+  bool take() { return std::exchange(mgr_, nullptr) != nullptr; }
+
+ private:
+  Manager* mgr_;
+};
+using AdmissionPtr = std::shared_ptr<Admission>;
+
+// Generation jobs in flight, each with the function that ends it cleanly (the drain's cut-off).
+class JobRegistry {
+ public:
+  void add(uint64_t id, std::function<void()> cut);
+  void remove(uint64_t id);
+  // Ends every job still registered; returns how many.
+  size_t cut_all();
+
+ private:
+  std::mutex mu_;
+  std::map<uint64_t, std::function<void()>> cuts_;
+};
+
 struct App {
   ServerConfig cfg;
   Workers workers;
+  std::unique_ptr<RequestPool> pool;
   std::unique_ptr<Catalog> catalog;
   std::unique_ptr<Manager> mgr;
   std::atomic<uint64_t> request_counter{0};
+  JobRegistry jobs;
+  std::atomic<bool> draining{false};  // SIGTERM: new requests get 503, /readyz says not ready
+  std::atomic<bool> cut_off{false};   // the drain timeout passed: what still runs is ended
 };
 
 // Runs a handler's blocking work (create, blob commit, debug stats) on one of app.workers, never
 // on the I/O thread; `job` replies on `ex` itself. Once the server is stopping the job is not run
 // and the client gets a 503.
 void run_on_worker(App& app, const std::shared_ptr<Exchange>& ex, std::function<void()> job);
+
+// Error texts go to clients without the server's file system layout: a blob path becomes its
+// digest, any other path under a model store loses the store's location. `add_redacted_root` is
+// called once per store the process serves.
+void add_redacted_root(const std::string& root);
+std::string redact(std::string_view msg);
 
 void send_json(Exchange& ex, int status, const json& body, Headers extra = {});
 // Ollama-shaped error {"error": msg}; 503s carry Retry-After.
@@ -68,6 +138,7 @@ void send_openai_error(Exchange& ex, const Error& e);
 // a runner (queue full, load error, client gone) go to `on_fail`. Client disconnects cancel.
 struct Job {
   Resolved model;
+  AdmissionPtr admission;  // the request's queue place (nullptr: none taken)
   std::optional<int64_t> keep_alive_ns;
   json runner_req;
   std::function<void(const json& event, int64_t load_ns)> on_event;
@@ -81,6 +152,14 @@ Result<Resolved> resolve_model(App& app, const std::string& name);
 // it (logged, as Ollama does) in `options`; the result goes into res.ref (the manager restarts a
 // runner whose context is smaller) and the memory estimate is redone for it.
 void apply_num_ctx(App& app, Resolved& res, json& options);
+
+// Runs `fn` on the request pool (never on the I/O thread) with the request moved along. With
+// `generation` a queue place is taken first: a full queue (or pool) is a 503 + Retry-After at once,
+// in the API's error shape (`openai`).
+using PooledHandler = std::function<void(App&, HttpRequest&, const std::shared_ptr<Exchange>&, AdmissionPtr)>;
+void run_pooled(App& app, HttpRequest& req, const std::shared_ptr<Exchange>& ex, bool generation, bool openai,
+                PooledHandler fn);
+inline constexpr const char* kBusyMessage = "server busy, please try again.  maximum pending requests exceeded";
 
 // Route tables; each returns false if the path is not theirs.
 bool route_ollama(App& app, HttpRequest& req, const std::shared_ptr<Exchange>& ex);

@@ -52,6 +52,8 @@ class Catalog {
   virtual ~Catalog() = default;
   // Checks a name against the grammar without touching the filesystem (kInvalidArgument).
   virtual Status validate_name(const std::string& name) const = 0;
+  // The store's directory (real path; "" without one): only to keep it out of error messages.
+  virtual std::string root() const = 0;
   virtual Result<std::vector<CatalogEntry>> list() const = 0;
   // kNotFound when absent. num_ctx/num_parallel feed the memory estimate.
   virtual Result<Resolved> resolve(const std::string& name, int num_ctx, int num_parallel) const = 0;

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <mutex>
+#include <optional>
+#include <unordered_map>
 
 #include "server/api_common.h"
 #include "server/catalog.h"
@@ -46,11 +48,55 @@ class StoreCatalog : public Catalog {
  public:
   explicit StoreCatalog(store::Store s) : store_(std::move(s)) {}
 
+ private:
+  struct FileKey {
+    int64_t mtime_ns = 0, ctime_ns = 0;
+    uint64_t size = 0, ino = 0, dev = 0;
+    bool operator==(const FileKey&) const = default;
+  };
+  struct Cached {
+    std::string path;  // the manifest file
+    FileKey key;
+    Resolved resolved;  // mem_estimate left for with_context
+    uint64_t weights = 0;
+    json model_info;
+  };
+  static constexpr size_t kMaxCached = 1024;
+
+  static std::optional<FileKey> file_key(const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+    FileKey k;
+    k.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    k.ctime_ns = int64_t(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+    k.size = uint64_t(st.st_size);
+    k.ino = uint64_t(st.st_ino);
+    k.dev = uint64_t(st.st_dev);
+    return k;
+  }
+  static std::string lower(std::string s) {
+    for (char& ch : s) ch = char(std::tolower((unsigned char)ch));
+    return s;
+  }
+  std::string manifest_path(const store::Name& n) const {
+    std::string p = store_.root();
+    for (auto& c : n.manifest_components()) p += "/" + c;
+    return p;
+  }
+  static Result<Resolved> with_context(const Cached& c, int num_ctx, int num_parallel) {
+    Resolved r = c.resolved;
+    r.ref.mem_estimate = estimate_memory(c.weights, c.model_info, num_ctx, num_parallel);
+    return r;
+  }
+
+ public:
   Status validate_name(const std::string& name) const override {
     auto n = store::Name::parse(name);
     if (!n.ok()) return n.error();
     return Status::Ok();
   }
+
+  std::string root() const override { return store_.root(); }
 
   Result<std::vector<CatalogEntry>> list() const override {
     ASSIGN_OR_RETURN(auto entries, store_.list());
@@ -67,7 +113,45 @@ class StoreCatalog : public Catalog {
     return out;
   }
 
+  // Resolution is cached per name and checked against the manifest file on every use (one stat):
+  // the store is shared storage that other nodes write (always by an atomic rename, so a change
+  // shows as a new inode, mtime or size), and reading the manifest, config, text layers and GGUF
+  // metadata again for every request is what made a burst of requests slow.
   Result<Resolved> resolve(const std::string& name, int num_ctx, int num_parallel) const override {
+    ASSIGN_OR_RETURN(auto n, store::Name::parse(name));
+    std::string key = lower(n.full());
+    std::shared_ptr<const Cached> c;
+    {
+      std::lock_guard lk(cache_mu_);
+      if (auto it = cache_.find(key); it != cache_.end()) c = it->second;
+    }
+    if (c && file_key(c->path) == c->key) return with_context(*c, num_ctx, num_parallel);
+    // (Re)load. The key is taken before and after reading, and the entry kept only when they agree,
+    // so a manifest replaced while it was read is never cached under the new file's key.
+    std::string path = c ? c->path : manifest_path(n);
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      auto before = file_key(path);
+      auto loaded = load(name, num_ctx, num_parallel);
+      if (!loaded.ok()) {
+        std::lock_guard lk(cache_mu_);
+        cache_.erase(key);
+        return loaded.error();
+      }
+      auto fresh = std::make_shared<Cached>(std::move(loaded).value());
+      if (fresh->path == path && before && file_key(path) == before) {
+        fresh->key = *before;
+        std::lock_guard lk(cache_mu_);
+        if (cache_.size() >= kMaxCached) cache_.clear();
+        cache_[key] = fresh;
+        return with_context(*fresh, num_ctx, num_parallel);
+      }
+      if (attempt == 2) return with_context(*fresh, num_ctx, num_parallel);  // changing under us: uncached
+      path = fresh->path;
+    }
+    return make_error(ErrorCode::kInternal, "unreachable");
+  }
+
+  Result<Cached> load(const std::string& name, int num_ctx, int num_parallel) const {
     ASSIGN_OR_RETURN(auto show, store_.show(name));
     if (show.model_path.empty())
       return make_error(ErrorCode::kInvalidArgument, "model \"{}\" has no GGUF weights layer", name);
@@ -79,7 +163,7 @@ class StoreCatalog : public Catalog {
     r.ref.details = show.entry.details.to_json();
     struct stat st {};
     uint64_t weights = ::stat(show.model_path.c_str(), &st) == 0 ? uint64_t(st.st_size) : show.entry.size;
-    r.ref.mem_estimate = estimate_memory(weights, show.model_info, num_ctx, num_parallel);
+    (void)num_ctx, (void)num_parallel;  // the estimate is made per request (with_context)
     std::string arch = show.model_info.value("general.architecture", "");
     if (auto c = show.model_info.find(arch + ".context_length"); c != show.model_info.end() && c->is_number_integer())
       r.ref.ctx_train = int(std::clamp<int64_t>(c->get<int64_t>(), 0, kMaxNumCtx));
@@ -97,7 +181,12 @@ class StoreCatalog : public Catalog {
     r.messages = show.messages.is_array() ? show.messages : json::array();
     r.capabilities = show.capabilities;
     r.modified_unix_ns = to_unix_ns(show.entry.modified_at);
-    return r;
+    Cached c;
+    c.path = manifest_path(show.entry.name);
+    c.resolved = std::move(r);
+    c.weights = weights;
+    c.model_info = std::move(show.model_info);
+    return c;
   }
 
   Result<json> show(const std::string& name, bool verbose) const override {
@@ -136,8 +225,19 @@ class StoreCatalog : public Catalog {
         break;
       }
     if (name.empty()) return make_error(ErrorCode::kInvalidArgument, "model is required");
-    if (req.contains("quantize") && !req["quantize"].is_null())
+    if (auto q = req.find("quantize"); q != req.end() && !q->is_null()) {
+      // A known type is valid but not done here yet (501); anything else is the client's error (400).
+      static const char* kTypes[] = {"q4_0",   "q4_1",   "q5_0",   "q5_1",   "q8_0",   "q2_k",   "q3_k_s",
+                                     "q3_k_m", "q3_k_l", "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q6_k",
+                                     "f16",    "f32",    "bf16",   "q3_k",   "q4_k",   "q5_k"};
+      if (!q->is_string())
+        return make_error(ErrorCode::kInvalidArgument, "invalid value for 'quantize': expected string");
+      std::string t = lower(q->get<std::string>());
+      if (std::find(std::begin(kTypes), std::end(kTypes), t) == std::end(kTypes))
+        return make_error(ErrorCode::kInvalidArgument, "unsupported quantization type '{}'",
+                          q->get<std::string>().substr(0, 64));
       return make_error(ErrorCode::kUnsupported, "quantize is not supported by the server yet; use `paddock quantize`");
+    }
     store::Modelfile mf;
     int line = 0;
     auto add = [&](std::string cmd, std::string key, std::string value) {
@@ -212,6 +312,8 @@ class StoreCatalog : public Catalog {
 
  private:
   store::Store store_;
+  mutable std::mutex cache_mu_;
+  mutable std::unordered_map<std::string, std::shared_ptr<const Cached>> cache_;  // lower-case full name
   std::mutex write_mu_;  // manifest writes in this process one at a time (the store is safe across nodes)
 };
 

@@ -81,8 +81,7 @@ Result<int64_t> parse_duration_ns(const std::string& raw) {
     char* end = nullptr;
     long long v = std::strtoll(s.c_str(), &end, 10);
     if (end && *end == '\0') {
-      if (v < 0) return int64_t(-1);
-      if (v > 9'000'000'000LL) v = 9'000'000'000LL;
+      if (v < 0 || v >= kForeverNs / 1000000000) return int64_t(-1);
       return int64_t(v) * 1000000000LL;
     }
   }
@@ -112,8 +111,7 @@ Result<int64_t> parse_duration_ns(const std::string& raw) {
     any = true;
   }
   if (!any) return make_error(ErrorCode::kInvalidArgument, "invalid duration '{}'", raw);
-  if (neg) return int64_t(-1);
-  if (total > 9.2e18) total = 9.2e18;
+  if (neg || !(total < double(kForeverNs))) return int64_t(-1);
   return int64_t(total);
 }
 

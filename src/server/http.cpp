@@ -5,14 +5,13 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
 #include <cerrno>
-#include <array>
 #include <deque>
 #include <limits>
 #include <list>
@@ -37,6 +36,12 @@ std::string to_lower(std::string_view s) {
   return r;
 }
 
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
 std::string json_error(std::string_view msg) {
   std::string r = "{\"error\":\"";
   for (char c : msg) {
@@ -49,7 +54,7 @@ std::string json_error(std::string_view msg) {
 // Fills an HttpRequest while Beast parses; enforces the count and size caps.
 class RequestParser : public bhttp::basic_parser<true> {
  public:
-  explicit RequestParser(const HttpLimits& lim) : lim_(lim) {
+  RequestParser(const HttpLimits& lim, std::atomic<size_t>* body_total) : lim_(lim), body_total_(body_total) {
     header_limit(static_cast<std::uint32_t>(lim.max_header_bytes));
     body_limit(std::numeric_limits<std::uint64_t>::max());  // enforced below, per route (none misbehaves in 1.74)
   }
@@ -58,6 +63,8 @@ class RequestParser : public bhttp::basic_parser<true> {
   bool body_too_large = false;
   bool expect_continue = false;
   bool sink_failed = false;
+  bool bad_te = false;
+  bool over_body_memory = false;  // the server-wide cap on buffered bodies (503)
   int sink_status = 0;
   std::string sink_error;
   size_t body_cap() const {
@@ -82,8 +89,19 @@ class RequestParser : public bhttp::basic_parser<true> {
       return;
     }
     if (f == bhttp::field::content_length) has_cl_ = true;
-    if (f == bhttp::field::transfer_encoding) has_te_ = true;
+    if (f == bhttp::field::transfer_encoding) {
+      // RFC 9112 §6.3: only one final "chunked" frames a request body we can read. Anything else
+      // (unknown codings, "identity", empty, "chunked" not last, a second header) would leave the
+      // body unframed, to be read as the next request: refuse and close.
+      if (has_te_ || to_lower(trim(std::string_view(value.data(), value.size()))) != "chunked") {
+        bad_te = true;
+        ec = bhttp::error::bad_transfer_encoding;
+        return;
+      }
+      has_te_ = true;
+    }
     if (has_cl_ && has_te_) {  // request smuggling: never guess which one frames the body
+      bad_te = true;
       ec = bhttp::error::bad_transfer_encoding;
       return;
     }
@@ -98,8 +116,33 @@ class RequestParser : public bhttp::basic_parser<true> {
       body_too_large = true;
       ec = bhttp::error::body_limit;
     } else if (len && *len <= lim_.max_body && !req.sink) {
+      if (!lease(*len)) {
+        over_body_memory = true;
+        ec = bhttp::error::body_limit;
+        return;
+      }
       req.body.reserve(*len);
     }
+  }
+  // Counts `n` more bytes of buffered body against the server-wide cap.
+  struct BodyLease {
+    std::atomic<size_t>* total;
+    size_t bytes = 0;
+    ~BodyLease() { *total -= bytes; }
+  };
+  bool lease(size_t n) {
+    if (!lease_) {
+      auto l = std::make_shared<BodyLease>();
+      l->total = body_total_;
+      lease_ = l.get();
+      req.body_lease = std::move(l);
+    }
+    size_t cur = body_total_->load();
+    do {
+      if (cur + n > lim_.max_body_memory) return false;
+    } while (!body_total_->compare_exchange_weak(cur, cur + n));
+    lease_->bytes += n;
+    return true;
   }
   size_t append(boost::beast::string_view b, error_code& ec) {
     if (req.sink) {
@@ -124,17 +167,33 @@ class RequestParser : public bhttp::basic_parser<true> {
       ec = bhttp::error::body_limit;
       return 0;
     }
+    size_t leased = lease_ ? lease_->bytes : 0;
+    if (req.body.size() + b.size() > leased &&
+        !lease(std::max<size_t>(req.body.size() + b.size() - leased, 64u << 10))) {
+      over_body_memory = true;
+      ec = bhttp::error::body_limit;
+      return 0;
+    }
     req.body.append(b.data(), b.size());
     return b.size();
   }
   size_t on_body_impl(boost::beast::string_view b, error_code& ec) override { return append(b, ec); }
-  void on_chunk_header_impl(std::uint64_t, boost::beast::string_view, error_code&) override {}
+  // Refuse a chunk over the cap when its size line arrives, not after its data.
+  void on_chunk_header_impl(std::uint64_t size, boost::beast::string_view, error_code& ec) override {
+    uint64_t have = req.sink ? sink_bytes_ : req.body.size();
+    if (size > body_cap() || have + size > body_cap()) {
+      body_too_large = true;
+      ec = bhttp::error::body_limit;
+    }
+  }
   size_t on_chunk_body_impl(std::uint64_t, boost::beast::string_view b, error_code& ec) override {
     return append(b, ec);
   }
   void on_finish_impl(error_code&) override {}
 
   const HttpLimits& lim_;
+  std::atomic<size_t>* body_total_;
+  BodyLease* lease_ = nullptr;  // owned by req.body_lease
   size_t fields_ = 0;
   uint64_t sink_bytes_ = 0;
   bool has_cl_ = false, has_te_ = false;
@@ -143,10 +202,14 @@ class RequestParser : public bhttp::basic_parser<true> {
 class ServerImpl;
 class ExchangeImpl;
 
+constexpr size_t kReadSize = 16384;  // bytes asked of the socket per read
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket sock, ServerImpl* srv);
   void start() { read_header(); }
+  // Over the connection cap: answer 503 at once, close, and do not count as open.
+  void refuse();
   void close();
   // Called by ExchangeImpl (any thread): queue bytes; `last` ends the response.
   void enqueue(std::string bytes, bool last, ExchangeImpl* ex);
@@ -156,10 +219,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   enum class State { kReading, kHandling, kClosed };
   void read_header();
-  void on_header(error_code ec);
+  void parse_buffered();
+  void read_more();
+  void on_header();
   void read_body();
-  void read_body_some();
-  void on_body(error_code ec);
   void fail_read(error_code ec);
   void send_error_and_close(int status, std::string_view msg);
   void dispatch_request();
@@ -177,6 +240,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                           }));
   }
   void arm_timer(int ms);
+  void set_busy(bool b);
 
   tcp::socket sock_;
   ServerImpl* srv_;
@@ -186,6 +250,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<RequestParser> parser_;
   State state_ = State::kReading;
   bool timed_out_ = false;
+  bool reading_body_ = false;
+  bool counted_ = true;  // in ServerImpl::n_conns_
+  bool busy_ = false;    // in ServerImpl::n_busy_: a request is being answered
   bool keep_alive_ = true;
   bool writing_ = false;
   bool close_after_write_ = false;
@@ -339,6 +406,8 @@ class ServerImpl : public HttpServer {
     pool_.clear();
   }
   size_t connections() const override { return n_conns_.load(); }
+  size_t busy() const override { return n_busy_.load(); }
+  size_t body_memory() const override { return body_bytes_.load(); }
 
   void forget(Connection* c) {
     std::lock_guard lk(mu_);
@@ -356,6 +425,8 @@ class ServerImpl : public HttpServer {
   Handler handler;
   SinkFactory sinks;
   std::atomic<size_t> n_conns_{0};
+  std::atomic<size_t> n_busy_{0};
+  std::atomic<size_t> body_bytes_{0};
 
  private:
   void do_accept() {
@@ -378,7 +449,8 @@ class ServerImpl : public HttpServer {
           conns_.remove_if([](auto& w) { return w.expired(); });
         conns_.push_back(c);
       }
-      c->start();
+      if (n_conns_.load() > limits.max_connections) c->refuse();
+      else c->start();
       do_accept();
     });
   }
@@ -400,6 +472,19 @@ Connection::Connection(tcp::socket sock, ServerImpl* srv)
   srv_->n_conns_++;
 }
 
+void Connection::refuse() {
+  counted_ = false;
+  srv_->n_conns_--;
+  send_error_and_close(503, "server busy: too many connections, try again");
+}
+
+void Connection::set_busy(bool b) {
+  if (busy_ == b) return;
+  busy_ = b;
+  if (b) srv_->n_busy_++;
+  else srv_->n_busy_--;
+}
+
 void Connection::arm_timer(int ms) {
   timed_out_ = false;
   timer_.expires_after(std::chrono::milliseconds(ms));
@@ -414,17 +499,51 @@ void Connection::arm_timer(int ms) {
 
 void Connection::read_header() {
   state_ = State::kReading;
-  parser_.emplace(srv_->limits);
+  parser_.emplace(srv_->limits, &srv_->body_bytes_);
+  reading_body_ = false;
   arm_timer(srv_->limits.header_timeout_ms);
-  bhttp::async_read_header(sock_, buf_, *parser_,
-                           asio::bind_executor(strand_, [self = shared_from_this()](error_code ec, size_t) {
-                             self->on_header(ec);
-                           }));
+  parse_buffered();  // a pipelined request may be in the buffer already
 }
 
-void Connection::on_header(error_code ec) {
-  if (state_ == State::kClosed) return;
-  if (ec) return fail_read(ec);
+// Feeds what is buffered to the parser and acts on a finished header or request; otherwise reads
+// more. Reading by hand (not Beast's read loops) lets us look at what the parser left: only an
+// unfinished line (request line, header field, chunk size, trailer) stays unconsumed, so a bare
+// LF in it, or more than a header's worth of it, is refused at once instead of waited on.
+void Connection::parse_buffered() {
+  if (state_ != State::kReading) return;
+  while (buf_.size() > 0 && !parser_->is_done()) {
+    error_code ec;
+    bool header_was_done = parser_->is_header_done();
+    size_t used = parser_->put(buf_.data(), ec);
+    buf_.consume(used);
+    if (ec == bhttp::error::need_more) break;
+    if (ec) return fail_read(ec);
+    if (!header_was_done && parser_->is_header_done()) return on_header();
+    if (used == 0) break;
+  }
+  if (parser_->is_done()) return dispatch_request();
+  std::string_view left(static_cast<const char*>(buf_.data().data()), buf_.size());
+  for (size_t i = 0; i < left.size(); ++i)
+    if (left[i] == '\n' && (i == 0 || left[i - 1] != '\r'))
+      return send_error_and_close(400, "malformed HTTP request: lines must end in CRLF");
+  if (reading_body_ && left.size() > srv_->limits.max_header_bytes)
+    return send_error_and_close(400, "malformed HTTP request: chunk line too long");
+  read_more();
+}
+
+void Connection::read_more() {
+  // A body streamed to a sink (uploads of many GB) has a limit on idle time, not on the whole.
+  if (reading_body_ && parser_->req.sink) arm_timer(srv_->limits.upload_idle_timeout_ms);
+  sock_.async_read_some(buf_.prepare(kReadSize),
+                        asio::bind_executor(strand_, [self = shared_from_this()](error_code ec, size_t n) {
+                          if (self->state_ == State::kClosed) return;
+                          if (ec) return self->fail_read(ec);
+                          self->buf_.commit(n);
+                          self->parse_buffered();
+                        }));
+}
+
+void Connection::on_header() {
   if (auto len = parser_->content_length(); len && *len > parser_->body_cap())
     return send_error_and_close(413, "request body too large");  // say so before the client sends it
   if (srv_->sinks) {
@@ -448,30 +567,11 @@ void Connection::on_header(error_code ec) {
 }
 
 void Connection::read_body() {
-  if (parser_->req.sink) return read_body_some();
-  arm_timer(srv_->limits.body_timeout_ms);
-  bhttp::async_read(sock_, buf_, *parser_,
-                    asio::bind_executor(strand_, [self = shared_from_this()](error_code ec, size_t) {
-                      self->on_body(ec);
-                    }));
-}
-
-// A body streamed to a sink: read piece by piece, each read under the idle timeout.
-void Connection::read_body_some() {
-  arm_timer(srv_->limits.upload_idle_timeout_ms);
-  bhttp::async_read_some(sock_, buf_, *parser_,
-                         asio::bind_executor(strand_, [self = shared_from_this()](error_code ec, size_t) {
-                           if (self->state_ == State::kClosed) return;
-                           if (ec) return self->fail_read(ec);
-                           if (self->parser_->is_done()) return self->dispatch_request();
-                           self->read_body_some();
-                         }));
-}
-
-void Connection::on_body(error_code ec) {
-  if (state_ == State::kClosed) return;
-  if (ec) return fail_read(ec);
-  dispatch_request();
+  if (state_ != State::kReading) return;
+  reading_body_ = true;
+  parser_->eager(true);  // parse every whole element in the buffer, so only an unfinished line is left
+  if (!parser_->req.sink) arm_timer(srv_->limits.body_timeout_ms);
+  parse_buffered();
 }
 
 void Connection::fail_read(error_code ec) {
@@ -481,6 +581,12 @@ void Connection::fail_read(error_code ec) {
     return close();  // an idle keep-alive connection: just close
   }
   if (parser_ && parser_->sink_failed) return send_error_and_close(parser_->sink_status, parser_->sink_error);
+  if (parser_ && parser_->over_body_memory)
+    return send_error_and_close(503, "server busy: too much request data in flight, try again");
+  if (parser_ && parser_->bad_te)
+    return send_error_and_close(400,
+                                "malformed HTTP request: Transfer-Encoding must be a single \"chunked\" "
+                                "and not come with Content-Length");
   if (ec == bhttp::error::header_limit) return send_error_and_close(431, "request header fields too large");
   if (ec == bhttp::error::body_limit || (parser_ && parser_->body_too_large))
     return send_error_and_close(413, "request body too large");
@@ -496,9 +602,10 @@ void Connection::send_error_and_close(int status, std::string_view msg) {
   state_ = State::kHandling;
   keep_alive_ = false;
   std::string body = json_error(msg);
-  std::string h = "HTTP/1.1 " + std::to_string(status) + " " + status_reason(status) +
-                  "\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: " +
-                  std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  std::string h =
+      "HTTP/1.1 " + std::to_string(status) + " " + status_reason(status) +
+      "\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: " + std::to_string(body.size()) +
+      (status == 503 ? "\r\nRetry-After: 1" : "") + "\r\nConnection: close\r\n\r\n" + body;
   out_.push_back(std::move(h));
   close_after_write_ = true;
   do_write();
@@ -509,6 +616,7 @@ void Connection::dispatch_request() {
   state_ = State::kHandling;
   keep_alive_ = parser_->keep_alive();
   response_done_ = false;
+  set_busy(true);
   HttpRequest req = std::move(parser_->req);
   parser_.reset();
   error_code ec;
@@ -554,7 +662,9 @@ void Connection::close() {
   sock_.shutdown(tcp::socket::shutdown_both, ec);
   sock_.close(ec);
   out_.clear();
-  srv_->n_conns_--;
+  set_busy(false);
+  if (counted_) srv_->n_conns_--;
+  counted_ = false;
   srv_->forget(this);
 }
 
@@ -595,6 +705,7 @@ void Connection::do_write() {
     if (response_done_) {
       if (auto ex = cur_) ex->clear_callbacks();
       cur_.reset();
+      set_busy(false);
       if (!keep_alive_) return close();
       error_code ec;
       sock_.cancel(ec);  // stop the disconnect watch

@@ -28,6 +28,12 @@ struct HttpLimits {
   // for the next bytes instead of a cap on the whole body (408).
   int upload_idle_timeout_ms = 120000;
   size_t max_pending_write = 8u << 20;  // a stream reader this far behind is cut off
+  // Open connections; one more is answered 503 (Retry-After) and closed before its request is read.
+  size_t max_connections = 512;
+  // Bytes all buffered request bodies may hold together (a body is counted from its first byte
+  // until the request is destroyed); a body that would go over is refused with 503 and closed.
+  // Bodies streamed to a sink (uploads) are not counted: they go to disk.
+  size_t max_body_memory = 256u << 20;
 };
 
 // Receives a request body as it arrives, instead of HttpRequest::body (blob uploads of many GB
@@ -56,6 +62,9 @@ struct HttpRequest {
   std::string body;
   std::shared_ptr<BodySink> sink;  // set when the body went to a sink instead of `body`
   std::string remote;  // peer address
+  // Holds this body's share of HttpLimits::max_body_memory until the request is destroyed: move
+  // the request (not a copy of its body) to keep it counted while its work runs.
+  std::shared_ptr<void> body_lease;
   // First value of a header (name lower-case), or "".
   std::string header(std::string_view name) const;
 };
@@ -93,6 +102,10 @@ class HttpServer {
   virtual void stop() = 0;
   // Number of open connections (for tests and /metrics).
   virtual size_t connections() const = 0;
+  // Connections with a request whose response has not been written out yet (drain waits for 0).
+  virtual size_t busy() const = 0;
+  // Bytes of request bodies held now (see max_body_memory).
+  virtual size_t body_memory() const = 0;
 };
 
 const char* status_reason(int status);

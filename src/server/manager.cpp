@@ -87,13 +87,26 @@ void Manager::shutdown() {
   runners.clear();
 }
 
-uint64_t Manager::acquire(const ModelRef& ref, std::optional<int64_t> keep_alive_ns, Done done) {
+bool Manager::try_reserve() {
+  std::lock_guard lk(mu_);
+  if (stop_ || waiting_ + reserved_ >= opts_.max_queue) return false;
+  reserved_++;
+  return true;
+}
+
+void Manager::unreserve() {
+  std::lock_guard lk(mu_);
+  if (reserved_ > 0) reserved_--;
+}
+
+uint64_t Manager::acquire(const ModelRef& ref, std::optional<int64_t> keep_alive_ns, Done done, bool reserved) {
   std::vector<std::function<void()>> run;
   std::shared_ptr<RunnerClient> graveyard;
   uint64_t ticket;
   {
     std::unique_lock lk(mu_);
     ticket = next_ticket_++;
+    if (reserved && reserved_ > 0) reserved_--;
     if (stop_) {
       lk.unlock();
       done(make_error(ErrorCode::kCancelled, "server is shutting down"));
@@ -105,7 +118,7 @@ uint64_t Manager::acquire(const ModelRef& ref, std::optional<int64_t> keep_alive
                       it->second.active < opts_.num_parallel && it->second.waiters.empty() &&
                       it->second.runner && it->second.runner->alive() && it->second.reload_ctx == 0 &&
                       ref.num_ctx <= it->second.num_ctx;
-    if (!ready_free && waiting_ >= opts_.max_queue) {
+    if (!ready_free && !reserved && waiting_ + reserved_ >= opts_.max_queue) {
       lk.unlock();
       done(make_error(ErrorCode::kResourceExhausted,
                       "server busy, please try again.  maximum pending requests exceeded"));

@@ -92,7 +92,14 @@ class Manager {
   // Non-blocking. `done` runs exactly once (maybe on this thread) with a slot or an error:
   // kResourceExhausted when the wait queue is full. keep_alive_ns: nullopt = default.
   // Returns a ticket for cancel_wait().
-  uint64_t acquire(const ModelRef& ref, std::optional<int64_t> keep_alive_ns, Done done);
+  // `reserved`: the caller holds a place from try_reserve(), which this call uses up (it is never
+  // refused for a full queue then).
+  uint64_t acquire(const ModelRef& ref, std::optional<int64_t> keep_alive_ns, Done done, bool reserved = false);
+  // Admission the moment a request arrives, before its body is parsed or its model resolved: a
+  // place in the wait queue (max_queue counts reserved places and waiters together). False when
+  // the queue is full or the manager is stopping. Give an unused place back with unreserve().
+  bool try_reserve();
+  void unreserve();
   // A queued request whose client went away: drop it from the queue (done gets kCancelled).
   void cancel_wait(uint64_t ticket);
   // Unloads now if idle, else as soon as its requests finish (keep_alive 0).
@@ -141,6 +148,7 @@ class Manager {
   std::map<std::string, Loaded> models_;  // key: model path
   std::list<std::string> load_order_;     // FIFO of keys waiting to load
   int waiting_ = 0;
+  int reserved_ = 0;  // places taken by try_reserve() and not yet used by acquire()
   uint64_t next_ticket_ = 1;
   uint64_t next_generation_ = 1;
   bool stop_ = false;

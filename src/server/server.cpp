@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
+#include <cctype>
 #include <cstdlib>
 #include <mutex>
+#include <thread>
 
 #include "server/app.h"
 #include "util/log.h"
@@ -19,10 +21,38 @@ void send_json(Exchange& ex, int status, const json& body, Headers extra) {
              body.dump(-1, ' ', false, json::error_handler_t::replace), std::move(extra));
 }
 
+namespace {
+std::mutex g_redact_mu;
+std::vector<std::string> g_redacted_roots;
+}  // namespace
+
+void add_redacted_root(const std::string& root) {
+  if (root.empty()) return;
+  std::lock_guard lk(g_redact_mu);
+  if (std::find(g_redacted_roots.begin(), g_redacted_roots.end(), root) == g_redacted_roots.end())
+    g_redacted_roots.push_back(root);
+}
+
+std::string redact(std::string_view msg) {
+  std::string out(msg);
+  std::lock_guard lk(g_redact_mu);
+  for (const auto& root : g_redacted_roots) {
+    const std::string blob = root + "/blobs/sha256-";
+    for (size_t p = out.find(blob); p != std::string::npos; p = out.find(blob, p)) {
+      size_t h = p + blob.size(), e = h;
+      while (e < out.size() && std::isxdigit((unsigned char)out[e])) ++e;
+      out.replace(p, e - p, "sha256:" + out.substr(h, e - h));
+    }
+    for (size_t p = out.find(root); p != std::string::npos; p = out.find(root, p))
+      out.replace(p, root.size(), "<models>");
+  }
+  return out;
+}
+
 void send_error(Exchange& ex, int status, const std::string& msg) {
   Headers h;
   if (status == 503) h.emplace_back("Retry-After", "1");
-  send_json(ex, status, json{{"error", msg}}, std::move(h));
+  send_json(ex, status, json{{"error", redact(msg)}}, std::move(h));
 }
 
 void send_error(Exchange& ex, const Error& e) { send_error(ex, http_status(e), e.message()); }
@@ -34,7 +64,10 @@ void send_openai_error(Exchange& ex, int status, const std::string& msg, const s
                                      : "invalid_request_error";
   Headers h;
   if (status == 503) h.emplace_back("Retry-After", "1");
-  json err{{"message", msg}, {"type", type}, {"param", param.empty() ? json(nullptr) : json(param)}, {"code", nullptr}};
+  json err{{"message", redact(msg)},
+           {"type", type},
+           {"param", param.empty() ? json(nullptr) : json(param)},
+           {"code", nullptr}};
   send_json(ex, status, json{{"error", err}}, std::move(h));
 }
 
@@ -60,6 +93,77 @@ bool Workers::spawn(std::function<void()> fn) {
 
 void run_on_worker(App& app, const std::shared_ptr<Exchange>& ex, std::function<void()> job) {
   if (!app.workers.spawn(std::move(job))) send_error(*ex, 503, "server is shutting down");
+}
+
+RequestPool::RequestPool(int threads, size_t max_queued) : max_queued_(max_queued) {
+  for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { run(); });
+}
+
+bool RequestPool::post(std::function<void()> fn) {
+  {
+    std::lock_guard lk(mu_);
+    if (stop_ || q_.size() >= max_queued_) return false;
+    q_.push_back(std::move(fn));
+  }
+  cv_.notify_one();
+  return true;
+}
+
+void RequestPool::run() {
+  for (;;) {
+    std::function<void()> fn;
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [this] { return stop_ || !q_.empty(); });
+      if (stop_) return;
+      fn = std::move(q_.front());
+      q_.pop_front();
+    }
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      log::error("request job threw: {}", e.what());
+    }
+  }
+}
+
+void RequestPool::stop() {
+  std::deque<std::function<void()>> dropped;
+  {
+    std::lock_guard lk(mu_);
+    if (stop_ && threads_.empty()) return;
+    stop_ = true;
+    dropped.swap(q_);
+  }
+  cv_.notify_all();
+  dropped.clear();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+}
+
+size_t RequestPool::queued() const {
+  std::lock_guard lk(mu_);
+  return q_.size();
+}
+
+void run_pooled(App& app, HttpRequest& req, const std::shared_ptr<Exchange>& ex, bool generation, bool openai,
+                PooledHandler fn) {
+  auto busy = [&](const std::string& msg) {
+    if (openai) send_openai_error(*ex, 503, msg);
+    else send_error(*ex, 503, msg);
+  };
+  AdmissionPtr adm;
+  if (generation) {
+    if (!app.mgr->try_reserve()) return busy(kBusyMessage);
+    adm = std::make_shared<Admission>(app.mgr.get());
+  }
+  auto r = std::make_shared<HttpRequest>(std::move(req));
+  bool posted = app.pool->post([&app, r, ex, adm, fn = std::move(fn)]() mutable {
+    if (ex->disconnected()) return;  // gone while queued: nothing to answer
+    fn(app, *r, ex, std::move(adm));
+  });
+  if (!posted) busy(app.workers.stopping() ? "server is shutting down" : kBusyMessage);
 }
 
 void Workers::reap_locked() {
@@ -121,7 +225,9 @@ void apply_num_ctx(App& app, Resolved& res, json& options) {
 
 namespace {
 
-// Shared between the runner's reader thread, the manager's callback and the disconnect hook.
+// Shared between the runner's reader thread, the manager's callback, the disconnect hook and the
+// drain's cut-off. `finished` is set once, under `mu`, by whoever ends the job; events after that
+// are dropped, so a job cut off at the drain timeout never gets a second ending.
 struct JobState {
   std::mutex mu;
   std::unique_ptr<Slot> slot;
@@ -133,78 +239,127 @@ struct JobState {
   bool finished = false;
 };
 
+// Stops a job's work: the runner request if it was submitted, else its place in the wait queue.
+void cancel_job(const std::shared_ptr<JobState>& st, Manager* mgr) {
+  std::shared_ptr<RunnerClient> runner;
+  uint64_t id = 0, ticket = 0;
+  bool queued = false;
+  {
+    std::lock_guard lk(st->mu);
+    if (st->submitted) {
+      runner = st->runner;
+      id = st->runner_id;
+    } else if (st->ticket_set) {
+      queued = true;
+      ticket = st->ticket;
+    }
+  }
+  if (runner && id) runner->cancel(id);
+  else if (queued) mgr->cancel_wait(ticket);
+}
+
 }  // namespace
+
+void JobRegistry::add(uint64_t id, std::function<void()> cut) {
+  std::lock_guard lk(mu_);
+  cuts_[id] = std::move(cut);
+}
+
+void JobRegistry::remove(uint64_t id) {
+  std::lock_guard lk(mu_);
+  cuts_.erase(id);
+}
+
+size_t JobRegistry::cut_all() {
+  std::map<uint64_t, std::function<void()>> all;
+  {
+    std::lock_guard lk(mu_);
+    all.swap(cuts_);
+  }
+  for (auto& [id, cut] : all) cut();
+  return all.size();
+}
 
 void run_job(App& app, const std::shared_ptr<Exchange>& ex, Job job) {
   auto st = std::make_shared<JobState>();
   auto jp = std::make_shared<Job>(std::move(job));
   Manager* mgr = app.mgr.get();
+  JobRegistry* jobs = &app.jobs;
+  const uint64_t job_id = app.request_counter.fetch_add(1) + 1;
   int64_t timeout_ms = app.cfg.request_timeout_ms;
-  uint64_t ticket = mgr->acquire(jp->model.ref, jp->keep_alive_ns, [st, jp, ex, timeout_ms](Result<std::unique_ptr<Slot>> r) {
-    if (!r.ok()) {
-      {
-        std::lock_guard lk(st->mu);
-        st->finished = true;
-      }
-      jp->on_fail(r.error());
-      return;
-    }
-    std::unique_ptr<Slot> slot = std::move(*r);
-    if (ex->disconnected()) {
-      std::lock_guard lk(st->mu);
-      st->finished = true;
-      return;  // slot released here
-    }
-    int64_t load_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(slot->load_duration()).count();
-    auto runner = slot->runner_ptr();
+  // Ends the job once: false if it had ended already. Runs `end` under the job's lock, so no
+  // runner event can interleave with it.
+  auto finish = [st, jobs, job_id](const std::function<void()>& end) {
+    std::unique_ptr<Slot> slot;
     {
       std::lock_guard lk(st->mu);
-      st->slot = std::move(slot);
-      st->runner = runner;
-      st->submitted = true;
+      if (st->finished) return false;
+      st->finished = true;
+      if (end) end();
+      slot = std::move(st->slot);
+      st->runner.reset();
     }
-    json req = jp->runner_req;
-    if (timeout_ms > 0) req["timeout_ms"] = timeout_ms;
-    uint64_t id = runner->submit(std::move(req), [st, jp, load_ns](const json& ev) {
-      std::string type = ev.value("type", "");
-      bool last = type == "done" || type == "error" || type == "rendered";
-      jp->on_event(ev, load_ns);
-      if (last) {
-        std::unique_ptr<Slot> s;
+    jobs->remove(job_id);
+    return true;  // the slot is released here: the next waiter may get it
+  };
+  // The drain timeout passed: the client gets a clean ending (an error line, an error event and
+  // [DONE], or a 503), then the runner stops the work.
+  jobs->add(job_id, [st, jp, mgr, finish] {
+    if (finish([jp] {
+          json ev{{"type", "error"}, {"code", "shutdown"}, {"message", "server is shutting down"}};
+          jp->on_event(ev, 0);
+        }))
+      cancel_job(st, mgr);
+  });
+  bool reserved = jp->admission && jp->admission->take();
+  uint64_t ticket = mgr->acquire(
+      jp->model.ref, jp->keep_alive_ns,
+      [st, jp, ex, timeout_ms, finish](Result<std::unique_ptr<Slot>> r) {
+        if (!r.ok()) {
+          finish([&] { jp->on_fail(r.error()); });
+          return;
+        }
+        std::unique_ptr<Slot> slot = std::move(*r);
+        if (ex->disconnected()) {
+          finish(nullptr);
+          return;  // slot released here
+        }
+        int64_t load_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(slot->load_duration()).count();
+        auto runner = slot->runner_ptr();
         {
           std::lock_guard lk(st->mu);
-          st->finished = true;
-          s = std::move(st->slot);
-          st->runner.reset();
+          if (st->finished) return;  // cut off while it waited: the slot goes back
+          st->slot = std::move(slot);
+          st->runner = runner;
+          st->submitted = true;
         }
-        // s released here: the next waiter may get the slot
-      }
-    });
-    std::lock_guard lk(st->mu);
-    st->runner_id = id;
-  });
+        json req = jp->runner_req;
+        if (timeout_ms > 0) req["timeout_ms"] = timeout_ms;
+        uint64_t id = runner->submit(std::move(req), [st, jp, load_ns, finish](const json& ev) {
+          std::string type = ev.value("type", "");
+          bool last = type == "done" || type == "error" || type == "rendered";
+          if (last) {
+            finish([&] { jp->on_event(ev, load_ns); });
+            return;
+          }
+          std::lock_guard lk(st->mu);
+          if (!st->finished) jp->on_event(ev, load_ns);
+        });
+        std::lock_guard lk(st->mu);
+        st->runner_id = id;
+      },
+      reserved);
   {
     std::lock_guard lk(st->mu);
     st->ticket = ticket;
     st->ticket_set = true;
   }
   ex->on_disconnect([st, mgr] {
-    std::shared_ptr<RunnerClient> runner;
-    uint64_t id = 0, ticket = 0;
-    bool queued = false;
     {
       std::lock_guard lk(st->mu);
       if (st->finished) return;
-      if (st->submitted) {
-        runner = st->runner;
-        id = st->runner_id;
-      } else if (st->ticket_set) {
-        queued = true;
-        ticket = st->ticket;
-      }
     }
-    if (runner && id) runner->cancel(id);
-    else if (queued) mgr->cancel_wait(ticket);
+    cancel_job(st, mgr);
   });
 }
 
@@ -299,6 +454,7 @@ class ServerImpl : public Server {
       cfg.runner_exe.assign(buf, size_t(n));
     }
     ASSIGN_OR_RETURN(app_.catalog, open_catalog(cfg.models_dir, cfg.max_blob));
+    add_redacted_root(app_.catalog->root());
     ManagerOptions mo;
     mo.runner_exe = cfg.runner_exe;
     mo.default_keep_alive_ns = cfg.keep_alive_ns;
@@ -310,6 +466,7 @@ class ServerImpl : public Server {
     mo.memory_budget = cfg.memory_budget;
     mo.load_timeout_ms = cfg.load_timeout_ms;
     app_.mgr = std::make_unique<Manager>(mo);
+    app_.pool = std::make_unique<RequestPool>(std::max(2, cfg.io_threads * 2), size_t(cfg.max_queue) + 256);
     origins_ = allowed_origins(cfg);
     check_host_ = is_loopback_host(cfg.host);
     HttpLimits lim;
@@ -319,6 +476,8 @@ class ServerImpl : public Server {
     lim.header_timeout_ms = cfg.header_timeout_ms;
     lim.body_timeout_ms = cfg.body_timeout_ms;
     lim.max_upload = cfg.max_blob;
+    lim.max_connections = cfg.max_connections;
+    lim.max_body_memory = cfg.max_body_memory;
     http_ = HttpServer::create(
         cfg.io_threads, lim, [this](HttpRequest&& r, std::shared_ptr<Exchange> ex) { handle(std::move(r), ex); },
         [this](const HttpRequest& r, int* status, std::string* err) { return upload_sink(r, status, err); });
@@ -335,7 +494,9 @@ class ServerImpl : public Server {
   void stop() override {
     if (stopped_) return;
     stopped_ = true;
+    if (http_) drain();
     if (http_) http_->stop();
+    if (app_.pool) app_.pool->stop();
     // Create and blob jobs see stopping() and give up before writing a manifest; then they are
     // joined, so none outlives the App they reference.
     app_.workers.stop_and_join();
@@ -347,6 +508,11 @@ class ServerImpl : public Server {
   // arrives). Refused before any byte is read for a bad digest or host, or no room on disk.
   std::shared_ptr<BodySink> upload_sink(const HttpRequest& req, int* status, std::string* err) {
     if (req.method != "POST" || req.path.rfind("/api/blobs/", 0) != 0) return nullptr;
+    if (app_.draining) {
+      *status = 503;
+      *err = "server is shutting down";
+      return nullptr;
+    }
     if (check_host_ && !host_allowed(req.header("host"))) {
       *status = 403;
       *err = "host not allowed";
@@ -369,8 +535,38 @@ class ServerImpl : public Server {
     return *up;
   }
 
+  // Readiness goes false and new requests get 503 (handle()); requests in flight get up to
+  // drain_timeout_ms; then every job still running is ended with a clean last message and the
+  // writes get a moment to go out.
+  void drain() {
+    using namespace std::chrono;
+    app_.draining = true;
+    log::info("draining: {} request(s) in flight, waiting up to {} ms", http_->busy(), app_.cfg.drain_timeout_ms);
+    auto deadline = steady_clock::now() + milliseconds(app_.cfg.drain_timeout_ms);
+    while (http_->busy() > 0 && steady_clock::now() < deadline) std::this_thread::sleep_for(milliseconds(10));
+    if (http_->busy() == 0) return;
+    app_.cut_off = true;
+    size_t n = app_.jobs.cut_all();
+    log::warn("drain timeout: ended {} running request(s)", n);
+    auto grace = steady_clock::now() + seconds(3);
+    while (http_->busy() > 0 && steady_clock::now() < grace) std::this_thread::sleep_for(milliseconds(10));
+  }
+
   void handle(HttpRequest&& req, const std::shared_ptr<Exchange>& ex) {
-    if (check_host_ && !host_allowed(req.header("host"))) return send_error(*ex, 403, "host not allowed");
+    // Health: /livez while the process serves at all, /readyz only while it takes new work.
+    if (req.path == "/livez" || req.path == "/readyz") {
+      if (req.method != "GET" && req.method != "HEAD") return send_error(*ex, 405, "method not allowed");
+      if (req.path == "/readyz" && app_.draining) return send_json(*ex, 503, json{{"status", "draining"}});
+      return send_json(*ex, 200, json{{"status", "ok"}});
+    }
+    if (app_.draining) {
+      if (req.path.rfind("/v1/", 0) == 0) return send_openai_error(*ex, 503, "server is shutting down");
+      return send_error(*ex, 503, "server is shutting down");
+    }
+    if (check_host_ && !host_allowed(req.header("host"))) {
+      if (req.path.rfind("/v1/", 0) == 0) return send_openai_error(*ex, 403, "host not allowed");
+      return send_error(*ex, 403, "host not allowed");
+    }
     std::string origin = req.header("origin");
     if (!origin.empty()) {
       bool ok = false;

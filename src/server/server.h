@@ -33,6 +33,9 @@ struct ServerConfig {
   size_t max_header_count = 100;
   int header_timeout_ms = 30000;
   int body_timeout_ms = 120000;
+  size_t max_connections = 512;         // open connections; more get 503
+  size_t max_body_memory = 256u << 20;  // request bodies buffered at once; more get 503
+  int drain_timeout_ms = 30000;         // SIGTERM: how long in-flight requests may still run
   std::string runner_exe;             // defaults to /proc/self/exe
   bool debug_endpoints = false;       // /api/debug/runners (KV block counts) for tests
 };
@@ -40,6 +43,9 @@ struct ServerConfig {
 // Ollama's OLLAMA_HOST parsing: "[scheme://]host[:port][/path]"; default port 11434 unless a scheme
 // is given without a port (http 80, https 443). IPv6 in brackets.
 Result<std::pair<std::string, uint16_t>> parse_host(const std::string& s);
+// Durations this long or longer are "forever" (-1): a deadline that far ahead would overflow a
+// 64-bit nanosecond clock, and Ollama treats them as never expiring too.
+inline constexpr int64_t kForeverNs = 100ll * 365 * 24 * 3600 * 1000000000;
 // Go-style durations and integer seconds ("5m", "1h30m", "300", "-1"); negative = forever.
 Result<int64_t> parse_duration_ns(const std::string& s);
 // Byte sizes: "1048576", "512G", "64MiB" (binary units K M G T, optional "i"/"B").
@@ -55,7 +61,10 @@ class Server {
   // Binds (port 0 = any free port) and starts serving.
   virtual Status start() = 0;
   virtual uint16_t port() const = 0;
-  // Graceful stop: stop accepting, unload runners.
+  // Graceful stop (SIGTERM): drain — /readyz answers 503 and new requests get 503 + Retry-After
+  // while the requests in flight run on for up to drain_timeout_ms; then whatever still runs is
+  // ended cleanly (a streamed response gets a final error line, or an error event and [DONE]);
+  // then the listener closes and the runners are stopped.
   virtual void stop() = 0;
 };
 

@@ -10,12 +10,10 @@
 
 #include "store/gguf_info.h"
 #include "store/store.h"
+#include "util/sha256.h"
 
 namespace paddock::store {
 namespace {
-
-constexpr size_t kMaxConfigBytes = 1u << 20;
-constexpr size_t kMaxParamsBytes = 4u << 20;
 
 bool is_gguf_magic(const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "rb");
@@ -80,6 +78,11 @@ Status Store::create(std::string_view name_str, const Modelfile& mf, const Creat
     }
   }
   if (!from) return make_error(ErrorCode::kInvalidArgument, "Modelfile has no FROM line");
+  // The layer count is checked again once the base model's layers are known; this first check
+  // refuses a hopeless request before a file is imported.
+  if (licenses.size() + adapters.size() + 1 > kMaxLayers)
+    return make_error(ErrorCode::kInvalidArgument, "too many layers: this model would have more than {} (at most {})",
+                      kMaxLayers, kMaxLayers);
   // Type-check parameters before anything is written.
   auto new_params = parameters_to_json(params);
   if (!new_params.ok()) return new_params.error();
@@ -125,7 +128,7 @@ Status Store::create(std::string_view name_str, const Modelfile& mf, const Creat
     cfg = std::move(c).value();
     for (auto l : bm->layers) {
       if (l.media_type == kMediaParams) {
-        ASSIGN_OR_RETURN(std::string p, read_blob(l.digest, kMaxParamsBytes));
+        ASSIGN_OR_RETURN(std::string p, read_blob(l.digest, kMaxTextLayerBytes));
         auto j = nlohmann::json::parse(p, nullptr, false);
         if (!j.is_discarded() && j.is_object()) base_params = std::move(j);
         continue;
@@ -173,10 +176,15 @@ Status Store::create(std::string_view name_str, const Modelfile& mf, const Creat
     layers.push_back(Layer{std::string(kMediaAdapter), digest, static_cast<uint64_t>(st.st_size), "", ""});
   }
 
-  auto text_layer = [&](std::string_view media, const std::string& text) -> Status {
-    ASSIGN_OR_RETURN(std::string d, write_blob_bytes(text));
-    status("creating new layer " + d);
-    layers.push_back(Layer{std::string(media), d, text.size(), "", ""});
+  // Text layers are only named here (digest, size); they are written once the whole model is
+  // known to be within the limits every reader applies.
+  std::vector<std::string> texts;
+  auto text_layer = [&](std::string_view media, std::string text) -> Status {
+    if (text.size() > kMaxTextLayerBytes)
+      return make_error(ErrorCode::kInvalidArgument, "{} layer is {} bytes (at most {})",
+                        media.substr(media.rfind('.') + 1), text.size(), kMaxTextLayerBytes);
+    layers.push_back(Layer{std::string(media), "sha256:" + sha256_hex(text), text.size(), "", ""});
+    texts.push_back(std::move(text));
     return Status::Ok();
   };
   if (tmpl) {
@@ -202,14 +210,29 @@ Status Store::create(std::string_view name_str, const Modelfile& mf, const Creat
   if (requires_version) cfg.requires_version = *requires_version;
   if (renderer) cfg.renderer = *renderer;
   if (parser) cfg.parser = *parser;
+  if (layers.size() > kMaxLayers)
+    return make_error(ErrorCode::kInvalidArgument, "too many layers: this model would have {} (at most {})",
+                      layers.size(), kMaxLayers);
   cfg.diff_ids.clear();
   for (const auto& l : layers) cfg.diff_ids.push_back(l.digest);
-  ASSIGN_OR_RETURN(std::string cfg_digest, write_blob_bytes(cfg.serialize()));
-
-  if (opts.cancelled && opts.cancelled()) return make_error(ErrorCode::kCancelled, "create of {} cancelled", name.display());
+  const std::string cfg_text = cfg.serialize();
+  if (cfg_text.size() > kMaxConfigBytes)
+    return make_error(ErrorCode::kInvalidArgument, "model config would be {} bytes (at most {})", cfg_text.size(),
+                      kMaxConfigBytes);
   Manifest m;
-  m.config = Layer{std::string(kConfigMediaType), cfg_digest, cfg.serialize().size(), "", ""};
+  m.config = Layer{std::string(kConfigMediaType), "sha256:" + sha256_hex(cfg_text), cfg_text.size(), "", ""};
   m.layers = std::move(layers);
+  if (size_t n = m.serialize().size(); n > kMaxManifestBytes)
+    return make_error(ErrorCode::kInvalidArgument, "manifest would be {} bytes (at most {})", n, kMaxManifestBytes);
+
+  // Within every limit: now write the text layers, the config and, last, the manifest.
+  for (const auto& t : texts) {
+    ASSIGN_OR_RETURN(std::string d, write_blob_bytes(t));
+    status("creating new layer " + d);
+  }
+  if (auto d = write_blob_bytes(cfg_text); !d.ok()) return d.error();
+  if (opts.cancelled && opts.cancelled())
+    return make_error(ErrorCode::kCancelled, "create of {} cancelled", name.display());
   status("writing manifest");
   RETURN_IF_ERROR(write_manifest(name, m));
   status("success");

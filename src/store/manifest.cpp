@@ -11,8 +11,6 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
-constexpr size_t kMaxLayers = 4096;
-
 // Go's encoder escapes <, > and & (HTML safety) and U+2028/U+2029; nlohmann writes them raw.
 // These bytes only ever occur inside JSON strings, so a textual rewrite is exact.
 std::string go_json(const ojson& j) {

@@ -12,8 +12,6 @@
 namespace paddock::store {
 namespace {
 
-constexpr size_t kMaxTextLayer = 16u << 20;
-
 bool contains(std::string_view hay, std::string_view needle) { return hay.find(needle) != std::string_view::npos; }
 
 // A Modelfile value: bare when it survives the parser unchanged, else """triple-quoted""".
@@ -55,7 +53,7 @@ Result<ShowResult> Store::show(std::string_view name, const ShowOptions& opts) c
   std::vector<std::string> adapters;
   bool has_projector = false;
   for (const auto& l : m.layers) {
-    auto text = [&]() -> Result<std::string> { return read_blob(l.digest, kMaxTextLayer); };
+    auto text = [&]() -> Result<std::string> { return read_blob(l.digest, kMaxTextLayerBytes); };
     if (l.media_type == kMediaModel) {
       ASSIGN_OR_RETURN(r.model_path, blob_path(l.digest));
     } else if (l.media_type == kMediaTemplate || l.media_type == kMediaPrompt) {

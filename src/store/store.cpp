@@ -23,9 +23,6 @@ using detail::UniqueFd;
 
 namespace {
 
-constexpr size_t kMaxManifestBytes = 4u << 20;
-constexpr size_t kMaxConfigBytes = 1u << 20;
-
 std::chrono::system_clock::time_point mtime_of(const struct stat& st) {
   auto d = std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec);
   return std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(d));
@@ -70,7 +67,7 @@ Result<Store> Store::open(const std::string& root, bool create, StoreOptions opt
 
 // ---- manifests --------------------------------------------------------------------------------
 
-Result<Store::Found> Store::find_manifest(const Name& name) const {
+Result<Store::Found> Store::find_manifest(const Name& name, bool read_bytes) const {
   // Exact path first; otherwise a case-insensitive match among the existing entries.
   std::vector<std::string> comps = {"manifests"};
   const std::string* parts[4] = {&name.host, &name.ns, &name.model, &name.tag};
@@ -101,6 +98,12 @@ Result<Store::Found> Store::find_manifest(const Name& name) const {
       f.name.model = comps[3];
       f.name.tag = want;
       struct stat fst {};
+      if (!read_bytes) {  // located only (delete works on a manifest however malformed)
+        if (::fstatat(dir->get(), want.c_str(), &fst, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(fst.st_mode))
+          return not_found(name.display());
+        f.mtime = mtime_of(fst);
+        return f;
+      }
       auto bytes = detail::read_at(dir->get(), want, kMaxManifestBytes, &fst);
       if (!bytes.ok()) {
         if (bytes.error().code() == ErrorCode::kNotFound) return not_found(name.display());
@@ -268,13 +271,16 @@ std::set<std::string> referenced(const std::vector<ModelEntry>& all) {
 
 Status Store::remove(std::string_view name) {
   ASSIGN_OR_RETURN(Name n, Name::parse(name));
-  ASSIGN_OR_RETURN(Found f, find_manifest(n));
-  auto m = Manifest::parse(f.bytes);
+  // Located without reading: a manifest too large, unreadable or not JSON is still deleted (the
+  // only way to get rid of it short of editing the store by hand); it just names no blobs to collect.
+  ASSIGN_OR_RETURN(Found f, find_manifest(n, false));
   auto comps = f.name.manifest_components();
   std::string file = comps.back();
   comps.pop_back();
+  Result<Manifest> m = make_error(ErrorCode::kCorrupt, "unread");
   {
     ASSIGN_OR_RETURN(UniqueFd dir, detail::open_dir(root_, comps, false));
+    if (auto bytes = detail::read_at(dir.get(), file, kMaxManifestBytes); bytes.ok()) m = Manifest::parse(*bytes);
     if (::unlinkat(dir.get(), file.c_str(), 0) != 0 && errno != ENOENT) {
       return make_error(ErrorCode::kIo, "cannot delete model {}: {}", n.display(), std::strerror(errno));
     }
@@ -442,8 +448,7 @@ Result<std::unique_ptr<BlobWriter>> Store::begin_blob(std::string_view digest, u
     if (::fstatvfs(blobs.get(), &vfs) == 0) {
       uint64_t avail = static_cast<uint64_t>(vfs.f_bavail) * static_cast<uint64_t>(vfs.f_frsize);
       if (expected_size > avail)
-        return make_error(ErrorCode::kResourceExhausted, "not enough disk space for a blob of {} bytes ({} free)",
-                          expected_size, avail);
+        return make_error(ErrorCode::kResourceExhausted, "not enough disk space for a blob of {} bytes", expected_size);
     }
   }
   std::unique_ptr<BlobWriter> w(new BlobWriter());

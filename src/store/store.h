@@ -72,6 +72,14 @@ inline constexpr std::string_view kMediaLicense = "application/vnd.ollama.image.
 inline constexpr std::string_view kMediaAdapter = "application/vnd.ollama.image.adapter";
 inline constexpr std::string_view kMediaProjector = "application/vnd.ollama.image.projector";
 
+// What every reader of the store accepts (list, show, copy, the server); larger files are refused
+// as corrupt. Create checks a new model against the same limits before it writes anything, so it
+// never makes a model that cannot be read back.
+inline constexpr size_t kMaxManifestBytes = 4u << 20;
+inline constexpr size_t kMaxConfigBytes = 1u << 20;
+inline constexpr size_t kMaxLayers = 4096;               // layers in one manifest
+inline constexpr size_t kMaxTextLayerBytes = 16u << 20;  // template, system, license, params, messages
+
 struct Layer {
   std::string media_type;
   std::string digest;  // canonical "sha256:<hex>"
@@ -297,7 +305,8 @@ class Store {
     std::string bytes;
     std::chrono::system_clock::time_point mtime;
   };
-  Result<Found> find_manifest(const Name& name) const;
+  // `read_bytes` false: locate only (Found::bytes stays empty).
+  Result<Found> find_manifest(const Name& name, bool read_bytes = true) const;
   Result<ModelEntry> entry_from(const Found& f) const;
   Status touch_blob(std::string_view digest) const;
 

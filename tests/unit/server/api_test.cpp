@@ -3,6 +3,8 @@
 // documented behaviour (OLLAMA.md §1.5, §1.6, §2.1).
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "engine/json_schema.h"
 #include "server/api_common.h"
 #include "server/server.h"
@@ -56,6 +58,33 @@ TEST(Config, Durations) {
   EXPECT_FALSE(parse_duration_ns("abc").ok());
   EXPECT_FALSE(parse_duration_ns("5x").ok());
   EXPECT_FALSE(parse_duration_ns("").ok());
+}
+
+// keep_alive past any representable deadline is "forever" (-1), as in Ollama, not a 64-bit
+// overflow into the past (2^63 and 1e308 seconds made expires_at a date before now).
+TEST(KeepAlive, HugeValuesAreForever) {
+  for (const char* body : {R"({"keep_alive":9223372036854775808})", R"({"keep_alive":1e308})",
+                           R"({"keep_alive":9200000000})", R"({"keep_alive":"9223372036854775807"})",
+                           R"({"keep_alive":"2562047h"})", R"({"keep_alive":"99999999999h"})"}) {
+    auto r = parse_keep_alive(json::parse(body));
+    ASSERT_TRUE(r.ok()) << body;
+    ASSERT_TRUE(r->has_value()) << body;
+    EXPECT_EQ(**r, -1) << body;
+  }
+  EXPECT_EQ(**parse_keep_alive(json::parse(R"({"keep_alive":"5m"})")), 300'000'000'000);
+  EXPECT_EQ(**parse_keep_alive(json::parse(R"({"keep_alive":3600})")), 3600'000'000'000);
+  EXPECT_EQ(**parse_keep_alive(json::parse(R"({"keep_alive":"870000h"})")), 870000ll * 3600 * 1000000000);  // 99 years
+  EXPECT_EQ(*parse_duration_ns("9223372036854775807"), -1);
+}
+
+// The server refuses exactly the stop strings the runner would refuse (docs/API.md states the same).
+TEST(Options, StopLengthAgreesWithTheRunner) {
+  EXPECT_TRUE(parse_options(json{{"stop", {std::string(engine::kMaxStopBytes, 'x')}}}).ok());
+  EXPECT_FALSE(parse_options(json{{"stop", {std::string(engine::kMaxStopBytes + 1, 'x')}}}).ok());
+  EXPECT_EQ(kMaxStopLength, engine::kMaxStopBytes);
+  std::ifstream f(std::string(PADDOCK_SOURCE_DIR) + "/docs/API.md");
+  std::string doc((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_NE(doc.find("stop strings of ≤ " + std::to_string(engine::kMaxStopBytes) + " bytes"), std::string::npos);
 }
 
 TEST(Config, Environment) {

@@ -17,10 +17,12 @@ struct Fixture {
   std::unique_ptr<HttpServer> srv;
   std::atomic<int> disconnects{0};
   std::shared_ptr<Exchange> held;  // a stream left open for the disconnect test
+  std::atomic<int> smuggled{0};    // requests whose target says they were smuggled in a body
   std::mutex mu;
 
   explicit Fixture(HttpLimits lim = {}) {
     srv = HttpServer::create(2, lim, [this](HttpRequest&& r, std::shared_ptr<Exchange> ex) {
+      if (r.target.find("smuggled") != std::string::npos) smuggled++;
       if (r.path == "/echo") {
         std::string body = r.method + " " + r.target + " " + std::to_string(r.body.size()) + " " + r.header("x-test");
         return ex->respond(200, "text/plain", body);
@@ -127,6 +129,67 @@ TEST(Http, ContentLengthWithTransferEncodingIs400) {
     EXPECT_NE(r.find("HTTP/1.1 400"), std::string::npos) << r;
     EXPECT_TRUE(c.wait_closed());
   }
+}
+
+// Request smuggling (RFC 9112 §6.3): a Transfer-Encoding other than one final "chunked" is a 400
+// and the connection closes, so the body can never be read as a second request.
+TEST(Http, UnknownTransferEncodingIs400AndCloses) {
+  Fixture f;
+  for (std::string te :
+       {"xchunked", "identity", "", "chunked, identity", "gzip, chunked", "chunked\r\nTransfer-Encoding: x"}) {
+    RawClient c(f.port());
+    std::string smuggled = "GET /echo?smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+    c.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + te + "\r\n\r\n" + smuggled);
+    std::string r = c.read_response();
+    EXPECT_EQ(r.rfind("HTTP/1.1 400", 0), 0u) << te << ": " << r;
+    EXPECT_NE(r.find("Connection: close"), std::string::npos) << te;
+    EXPECT_TRUE(c.wait_closed(3000)) << te;
+    EXPECT_EQ(f.smuggled.load(), 0) << te;
+  }
+}
+
+// Chunk lines must end in CRLF: a bare LF is a 400 at once, not a wait for the body timeout.
+TEST(Http, BareLfChunkedBodyIs400NotAHang) {
+  HttpLimits lim;
+  lim.body_timeout_ms = 20000;
+  Fixture f(lim);
+  RawClient c(f.port());
+  auto t0 = std::chrono::steady_clock::now();
+  c.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n");
+  std::string r = c.read_response(3000);
+  EXPECT_EQ(r.rfind("HTTP/1.1 400", 0), 0u) << r;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  EXPECT_TRUE(c.wait_closed(3000));
+}
+
+// A chunk-size line without an end is bounded too (it is not body bytes, so the body cap alone
+// would not stop it).
+TEST(Http, EndlessChunkSizeLineIs400) {
+  Fixture f;
+  RawClient c(f.port());
+  c.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;" + std::string(200000, 'a'));
+  std::string r = c.read_response(3000);
+  EXPECT_EQ(r.rfind("HTTP/1.1 400", 0), 0u) << r.substr(0, 200);
+}
+
+// A chunk bigger than the body cap is refused when its size line arrives, before its data.
+TEST(Http, ChunkLargerThanTheCapIsRefusedAtItsSizeLine) {
+  HttpLimits lim;
+  lim.max_body = 1000;
+  Fixture f(lim);
+  RawClient c(f.port());
+  c.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n7fffffff\r\nabc");
+  std::string r = c.read_response(3000);
+  EXPECT_EQ(r.rfind("HTTP/1.1 413", 0), 0u) << r;
+}
+
+// Bare-LF request heads are refused at once too.
+TEST(Http, BareLfHeaderIs400) {
+  Fixture f;
+  RawClient c(f.port());
+  c.send("GET /echo HTTP/1.1\nHost: x\n\n");
+  std::string r = c.read_response(3000);
+  EXPECT_EQ(r.rfind("HTTP/1.1 400", 0), 0u) << r;
 }
 
 TEST(Http, GarbageIs400) {

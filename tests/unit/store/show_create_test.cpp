@@ -211,6 +211,52 @@ TEST(Create, CancelledCreateWritesNoManifest) {
   }
 }
 
+// A create the readers could not open again (issue 20: 50,000 LICENSE layers made a 7 MB manifest
+// that show, copy and delete refused) is refused before anything is written.
+TEST(Create, RefusesAModelOverTheReadersLimits) {
+  TempDir tmp;
+  auto s = Store::open(tmp.str() + "/m");
+  ASSERT_TRUE(s.ok());
+  write_gguf(tmp.path() / "w.gguf", 15);
+  CreateOptions o;
+  o.base_dir = tmp.str();
+  ASSERT_TRUE(s->create("base", *Modelfile::parse("FROM ./w.gguf\n"), o).ok());
+  auto blobs = [&] { return std::distance(fs::directory_iterator(tmp.path() / "m/blobs"), fs::directory_iterator{}); };
+  const auto before = blobs();
+  CreateOptions server;
+  server.allow_paths = false;
+  auto with = [](std::vector<ModelfileCommand> extra) {
+    Modelfile mf;
+    mf.commands.push_back({"from", "", "base", 1});
+    for (auto& c : extra) mf.commands.push_back(std::move(c));
+    return mf;
+  };
+  // Layer count: just over the limit, counting the base model's weights layer.
+  std::vector<ModelfileCommand> many;
+  for (size_t i = 0; i < kMaxLayers; ++i) many.push_back({"license", "", "license " + std::to_string(i), 2});
+  auto st = s->create("many", with(many), server);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(st.error().message().find("too many layers"), std::string::npos) << st.error().message();
+  many.resize(50000, many.back());
+  EXPECT_EQ(s->create("many", with(many), server).error().code(), ErrorCode::kInvalidArgument);
+  // A text layer larger than show reads back.
+  st = s->create("big", with({{"system", "", std::string(kMaxTextLayerBytes + 1, 's'), 2}}), server);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(st.error().message().find("system layer"), std::string::npos) << st.error().message();
+  // Nothing was written: no manifest, no blob.
+  EXPECT_EQ(s->get("many").error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(s->get("big").error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(blobs(), before);
+  // At the limit it is made, and reads back (one text, so one blob written).
+  many.assign(kMaxLayers - 1, {"license", "", "the same text", 2});
+  ASSERT_TRUE(s->create("most", with(many), server).ok());
+  auto r = s->show("most");
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->licenses.size(), kMaxLayers - 1);
+}
+
 TEST(Create, EmbeddingModelCapability) {
   TempDir tmp;
   auto s = Store::open(tmp.str() + "/m");

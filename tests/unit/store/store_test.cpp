@@ -159,6 +159,26 @@ TEST_F(FixtureStore, DeleteCollectsOnlyUnsharedOldBlobs) {
   EXPECT_EQ(store_->remove("tiny:latest").error().code(), ErrorCode::kNotFound);
 }
 
+// Delete works on any manifest the store holds, however malformed: too large to read, not JSON,
+// not a manifest. (A 7 MB manifest could only be removed by hand before.)
+TEST_F(FixtureStore, DeleteRemovesMalformedManifests) {
+  const fs::path dir = root_ / "manifests/registry.ollama.ai/library";
+  fs::create_directories(dir / "huge");
+  fs::create_directories(dir / "junk");
+  fs::create_directories(dir / "empty");
+  std::ofstream(dir / "huge/latest") << std::string(kMaxManifestBytes + 1000, ' ') << "{}";
+  std::ofstream(dir / "junk/latest") << "not json";
+  std::ofstream(dir / "empty/latest");
+  EXPECT_FALSE(store_->get("huge").ok());
+  for (const char* name : {"huge", "junk", "empty"}) {
+    auto st = store_->remove(name);
+    EXPECT_TRUE(st.ok()) << name << ": " << st.error().message();
+    EXPECT_FALSE(fs::exists(dir / name / "latest")) << name;
+    EXPECT_EQ(store_->remove(name).error().code(), ErrorCode::kNotFound) << name;
+  }
+  for (const auto& w : exp_["models"]) EXPECT_TRUE(store_->get(w["name"].get<std::string>()).ok());
+}
+
 TEST_F(FixtureStore, DeleteKeepsRecentBlobs) {
   // Blobs touched within the grace period may belong to an in-flight create on another node.
   auto tiny = store_->get("tiny");
