@@ -15,6 +15,7 @@ Registration reg({"runner", 900, [](CLI::App& app, std::function<int()>& run) {
   sub->add_option("--num-parallel", opts->num_parallel)->check(CLI::Range(1, 1024));
   sub->add_option("--num-ctx", opts->num_ctx)->check(CLI::Range(1, 1 << 20));
   sub->add_option("--threads", opts->threads)->check(CLI::Range(0, 4096));
+  sub->add_option("--device", opts->device);
   sub->add_flag("--embedding", opts->embedding);
   run = [opts] { return runner::run_runner(*opts); };
   return sub;

@@ -18,6 +18,7 @@ namespace {
 
 struct ServeFlags {
   std::string host, models, keep_alive, request_timeout, max_blob_size, drain_timeout, max_body_memory;
+  std::string device;
   int max_connections = -1;
   int max_queue = -1, num_parallel = -1, max_loaded = -1, num_ctx = -1, threads = -1, header_timeout_ms = -1;
   std::vector<std::string> origins;
@@ -88,6 +89,7 @@ int serve(const ServeFlags& f) {
   if (f.max_loaded > 0) cfg.max_loaded = f.max_loaded;
   if (f.num_ctx > 0) cfg.num_ctx = f.num_ctx;
   if (f.threads >= 0) cfg.threads = f.threads;
+  if (!f.device.empty()) cfg.device = f.device;
   if (f.header_timeout_ms > 0) cfg.header_timeout_ms = f.header_timeout_ms;
   if (f.memory_gib > 0) cfg.memory_budget = uint64_t(f.memory_gib * double(1ull << 30));
   for (auto& o : f.origins) cfg.origins.push_back(o);
@@ -152,6 +154,14 @@ Registration reg({"serve", 10, [](CLI::App& app, std::function<int()>& run) {
   sub->add_option("--max-loaded-models", f->max_loaded, "Models loaded at once (env PADDOCK_MAX_LOADED_MODELS)");
   sub->add_option("--num-ctx", f->num_ctx, "Context length per sequence (env PADDOCK_CONTEXT_LENGTH, default 4096)");
   sub->add_option("--threads", f->threads, "CPU threads per runner (0 = all)");
+  sub->add_option("--device", f->device, "Where runners compute: auto (a GPU when one is usable, else the CPU), cpu, cuda, cuda:N")
+      ->check([](const std::string& d) -> std::string {
+        if (d == "auto" || d == "cpu" || d == "cuda") return {};
+        if (d.rfind("cuda:", 0) == 0 && d.size() > 5 && d.size() <= 9 &&
+            d.find_first_not_of("0123456789", 5) == std::string::npos)
+          return {};
+        return "expected auto, cpu, cuda or cuda:N";
+      });
   sub->add_option("--memory-gib", f->memory_gib, "Memory budget for loaded models (default 90% of available)");
   sub->add_option("--request-timeout", f->request_timeout, "Per-request time limit, e.g. 10m (default none)");
   sub->add_option("--header-timeout-ms", f->header_timeout_ms, "Time allowed for request headers (default 30000)");

@@ -379,6 +379,7 @@ int run_runner(const RunnerOptions& opts) {
   if (!tok.ok()) return fail(tok.error());
   LoadOptions lo;
   lo.n_threads = opts.threads;
+  lo.backend = opts.device;
   auto model = Model::load(shared, lo);
   if (!model.ok()) return fail(model.error());
   Runner rn;

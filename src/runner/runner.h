@@ -53,6 +53,7 @@ struct RunnerOptions {
   int num_parallel = 1;     // sequences decoded together
   int num_ctx = 4096;       // context per sequence
   int threads = 0;          // CPU threads; 0 = all
+  std::string device = "auto";  // auto (a usable GPU, else the CPU), cpu, cuda, cuda:N
   bool embedding = false;   // embedding-only model
 };
 

@@ -393,6 +393,7 @@ void Manager::loop() {
       spec.num_parallel = m.ref.embedding ? 1 : opts_.num_parallel;
       spec.num_ctx = m.num_ctx > 0 ? m.num_ctx : opts_.num_ctx;
       spec.threads = opts_.threads;
+      spec.device = opts_.device;
       spec.embedding = m.ref.embedding;
       spec.load_timeout_ms = opts_.load_timeout_ms;
       spec.extra_args = opts_.runner_args;

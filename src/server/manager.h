@@ -49,6 +49,7 @@ struct ManagerOptions {
   int max_queue = 512;        // waiting requests across the server
   int num_ctx = 4096;
   int threads = 0;
+  std::string device = "auto";
   uint64_t memory_budget = 0;  // 0 = 90% of MemAvailable at start
   int load_timeout_ms = 300000;
   std::vector<std::string> runner_args;  // passed through to every runner

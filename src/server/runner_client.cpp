@@ -52,7 +52,8 @@ Result<std::shared_ptr<RunnerClient>> RunnerClient::spawn(const SpawnSpec& spec,
   std::vector<std::string> args = {spec.exe, "runner", "--model", spec.model_path, "--fd", "3",
                                    "--num-parallel", std::to_string(spec.num_parallel),
                                    "--num-ctx", std::to_string(spec.num_ctx),
-                                   "--threads", std::to_string(spec.threads)};
+                                   "--threads", std::to_string(spec.threads),
+                                   "--device", spec.device};
   if (spec.embedding) args.push_back("--embedding");
   for (auto& a : spec.extra_args) args.push_back(a);
   std::vector<char*> argv;

@@ -27,6 +27,7 @@ struct SpawnSpec {
   int num_parallel = 1;
   int num_ctx = 4096;
   int threads = 0;
+  std::string device = "auto";
   bool embedding = false;
   int load_timeout_ms = 300000;
   std::vector<std::string> extra_args;

@@ -463,6 +463,7 @@ class ServerImpl : public Server {
     mo.max_queue = cfg.max_queue;
     mo.num_ctx = cfg.num_ctx;
     mo.threads = cfg.threads;
+    mo.device = cfg.device;
     mo.memory_budget = cfg.memory_budget;
     mo.load_timeout_ms = cfg.load_timeout_ms;
     app_.mgr = std::make_unique<Manager>(mo);

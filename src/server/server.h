@@ -23,6 +23,7 @@ struct ServerConfig {
   int max_loaded = 3;
   int num_ctx = 4096;
   int threads = 0;                    // runner CPU threads (0 = all)
+  std::string device = "auto";        // runner device: auto, cpu, cuda, cuda:N
   int io_threads = 2;
   uint64_t memory_budget = 0;         // 0 = 90% of available memory
   int64_t request_timeout_ms = 0;     // 0 = none
