@@ -6,8 +6,8 @@
 
 #include <cmath>
 #include <functional>
-#include <optional>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -43,9 +43,9 @@ const std::set<std::string> kAnnotations = {
 // the whole path into every child).
 struct Path {
   const Path* up = nullptr;
-  std::string_view key;       // "#", a $ref target, or a keyword
-  std::string_view name;      // a member name after the keyword, if any
-  size_t index = SIZE_MAX;    // an array position after the keyword, if any
+  std::string_view key;     // "#", a $ref target, or a keyword
+  std::string_view name;    // a member name after the keyword, if any
+  size_t index = SIZE_MAX;  // an array position after the keyword, if any
 
   std::string str() const {
     std::vector<const Path*> chain;

@@ -25,8 +25,8 @@ inline constexpr uint32_t kMaxExpDigits = 2;     // so every number fits a doubl
 // with kInvalidArgument naming it (the server answers 400); the grammar's own size is bounded by
 // GrammarBuilder::kMaxElements and kMaxRepeat.
 struct SchemaLimits {
-  static constexpr int kMaxDepth = 64;            // schemas inside schemas, each $ref hop included
-  static constexpr size_t kMaxSteps = 100'000;    // schema nodes compiled, allOf parts and members merged
+  static constexpr int kMaxDepth = 64;             // schemas inside schemas, each $ref hop included
+  static constexpr size_t kMaxSteps = 100'000;     // schema nodes compiled, allOf parts and members merged
   static constexpr size_t kMaxPrefixItems = 1024;  // tuple items (each nests one level deeper)
 };
 

@@ -66,7 +66,7 @@ class Interp {
   size_t frame_base_ = 1;  // lookups see frames_[frame_base_..] and frames_[0] (globals)
   Flow flow_ = Flow::kNormal;
   int call_depth_ = 0;
-  int depth_ = 0;  // exec/eval frames now active (kMaxRenderDepth)
+  int depth_ = 0;                                             // exec/eval frames now active (kMaxRenderDepth)
   std::vector<std::shared_ptr<Object>> assigned_namespaces_;  // each once (see ~Interp)
   std::unordered_set<const Object*> assigned_seen_;
 };

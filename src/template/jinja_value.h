@@ -63,7 +63,10 @@ struct Value {
     Value v; v.kind = Kind::kString; v.sp = std::make_shared<const std::string>(std::move(x)); return v;
   }
   static Value array(Array a = {}) {
-    Value v; v.kind = Kind::kArray; v.arr = std::shared_ptr<Array>(new Array(std::move(a)), FreeArray{}); return v;
+    Value v;
+    v.kind = Kind::kArray;
+    v.arr = std::shared_ptr<Array>(new Array(std::move(a)), FreeArray{});
+    return v;
   }
   static Value object();  // an empty dict
   static Value callable(std::string name, NativeFn f) {

@@ -42,15 +42,18 @@ TEST(JinjaRecursion, CallerCallingItselfIsBounded) {
   expect_error(r, "template recursion deeper than");
   EXPECT_NE(r.error().message().find("template:1:"), std::string::npos) << r.error().message();
   // Through a filter and an expression in between, and through a macro that the block calls.
-  expect_error(jinja("{% macro w() %}{{ caller() }}{% endmacro %}{% call w() %}{{ (caller() | upper) ~ 'x' }}{% endcall %}"),
-               "template recursion deeper than");
-  auto via_macro = jinja("{% macro w() %}{{ caller() }}{% endmacro %}{% macro v() %}{% call w() %}{{ v() }}{% endcall %}"
-                         "{% endmacro %}{{ v() }}");
+  expect_error(
+      jinja("{% macro w() %}{{ caller() }}{% endmacro %}{% call w() %}{{ (caller() | upper) ~ 'x' }}{% endcall %}"),
+      "template recursion deeper than");
+  auto via_macro = jinja(
+      "{% macro w() %}{{ caller() }}{% endmacro %}{% macro v() %}{% call w() %}{{ v() }}{% endcall %}"
+      "{% endmacro %}{{ v() }}");
   ASSERT_FALSE(via_macro.ok());
   EXPECT_NE(via_macro.error().message().find("deeper than"), std::string::npos) << via_macro.error().message();
   // A caller() used as it should be still works, nested too.
-  auto ok = jinja("{% macro w(t) %}<{{ t }}>{{ caller() }}</{{ t }}>{% endmacro %}"
-                  "{% call w('a') %}{% call w('b') %}x{% endcall %}{% endcall %}");
+  auto ok = jinja(
+      "{% macro w(t) %}<{{ t }}>{{ caller() }}</{{ t }}>{% endmacro %}"
+      "{% call w('a') %}{% call w('b') %}x{% endcall %}{% endcall %}");
   ASSERT_TRUE(ok.ok()) << ok.error().message();
   EXPECT_EQ(*ok, "<a><b>x</b></a>");
 }
