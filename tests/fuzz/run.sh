@@ -7,6 +7,7 @@
 #     2. fuzzes each target for SECONDS from a copy of its corpus with a fixed seed (FUZZ_SEED,
 #        default 1): for one seed libFuzzer tries the same inputs in the same order, so a commit
 #        gives the same result on every run (a slower machine only stops earlier in that order).
+#        An input that fails is kept as BUILD_DIR/findings/<name>/crash-* (leak-*, timeout-*, oom-*).
 #   run.sh --explore BUILD_DIR SECONDS FINDINGS   make fuzz-long: exploratory
 #     fuzzes each target for SECONDS with a random seed (printed); every input that crashes,
 #     leaks, times out or runs out of memory is saved as FINDINGS/<name>/crash-* (leak-*,
@@ -48,12 +49,14 @@ for bin in "$bin_dir"/fuzz_*; do
     echo "fuzz $name: replay ${#corpus[@]} corpus inputs, then ${secs}s with seed $seed"
     if (( ${#corpus[@]} )) && ! "$bin" "${limits[@]}" "${corpus[@]}" >"$work.log" 2>&1; then
       echo "fuzz $name FAILED on a corpus input:"; tail -50 "$work.log"; status=1
-    elif ! "$bin" "${limits[@]}" -seed="$seed" -max_total_time="$secs" -print_final_stats=0 \
-           -artifact_prefix="$work.artifact-" "$work" >"$work.log" 2>&1; then
-      echo "fuzz $name FAILED (seed $seed; reproduce with 'make fuzz', keep the input as a regression):"
-      tail -50 "$work.log"; status=1
+    else
+      mkdir -p "$bin_dir/findings/$name"
+      if ! "$bin" "${limits[@]}" -seed="$seed" -max_total_time="$secs" -print_final_stats=0 \
+           -artifact_prefix="$bin_dir/findings/$name/" "$work" >"$work.log" 2>&1; then
+        echo "fuzz $name FAILED (seed $seed); the input is in $bin_dir/findings/$name/ (keep it: see run.sh):"
+        tail -50 "$work.log"; status=1
+      fi
     fi
-    rm -f "$work".artifact-*
   fi
   rm -rf "$work" "$work.log"
 done
