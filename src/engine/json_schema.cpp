@@ -359,13 +359,20 @@ class SchemaCompiler {
     for (size_t i = 0; i < pending.size(); ++i) {
       RETURN_IF_ERROR(charge(path));
       const json* p = pending[i];
+      // A part that is a $ref is merged where it stands (members keep the order written), once.
+      bool merged_before = false;
+      for (int hops = 0; p->is_object() && p->contains("$ref") && !merged_before; ++hops) {
+        const json& r = *p->find("$ref");
+        const json* target = r.is_string() ? resolve(r.get<std::string>()) : nullptr;
+        if (!target) return err(path, "'allOf' holds a '$ref' that does not resolve");
+        if (hops >= kMaxSchemaDepth)
+          return err(path, "'allOf' holds $refs nested deeper than " + std::to_string(kMaxSchemaDepth));
+        p = target;
+        merged_before = !seen.insert(p).second;
+      }
+      if (merged_before) continue;
       if (p->is_boolean() && p->get<bool>()) continue;
       if (!p->is_object()) return err(path, "'allOf' parts must be object schemas");
-      if (auto r = p->find("$ref"); r != p->end()) {
-        const json* target = r->is_string() ? resolve(r->get<std::string>()) : nullptr;
-        if (!target) return err(path, "'allOf' holds a '$ref' that does not resolve");
-        if (seen.insert(target).second) pending.push_back(target);
-      }
       if (auto nested = p->find("allOf"); nested != p->end()) {
         if (!nested->is_array() || nested->empty()) return err(path, "'allOf' must be a non-empty array");
         for (const json& q : *nested)
