@@ -11,8 +11,10 @@ CUDA_AUTO := $(if $(shell command -v nvcc 2>/dev/null),ON,OFF)
 CMAKE_COMMON := -DPADDOCK_CUDA=$(or $(PADDOCK_CUDA),$(CUDA_AUTO))
 GBUILD ?= build/cuda
 FUZZ_SECONDS ?= 45
+FUZZ_LONG_SECONDS ?= 600
+FUZZ_FINDINGS ?= build/fuzz-findings
 
-.PHONY: all deps deps-test build build-test serve test test-gpu unit integration fuzz bench fmt clean
+.PHONY: all deps deps-test build build-test serve test test-gpu unit integration fuzz fuzz-build fuzz-long bench fmt clean
 
 all: build
 
@@ -47,11 +49,20 @@ test-gpu: deps-test
 unit: build-test
 	@cd $(TBUILD) && ctest --output-on-failure -j $(JOBS) -L unit -LE gpu
 
-fuzz: deps-test
+fuzz-build: deps-test
 	@CC=clang CXX=clang++ cmake -S . -B $(FBUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPADDOCK_FUZZ=ON \
 	  -DPADDOCK_TESTS=OFF -DPADDOCK_BENCH=OFF -DPADDOCK_CUDA=OFF >/dev/null
 	@cmake --build $(FBUILD) -j $(JOBS) --target fuzz_all
+
+# CI: replay every corpus (regression inputs included), then FUZZ_SECONDS per target with a fixed
+# seed, so a commit's result does not depend on luck (tests/fuzz/run.sh).
+fuzz: fuzz-build
 	@tests/fuzz/run.sh $(FBUILD)/tests/fuzz $(FUZZ_SECONDS)
+
+# Exploratory: random seeds, FUZZ_LONG_SECONDS per target; findings land in FUZZ_FINDINGS/<target>/
+# to be fixed and added to tests/fuzz/corpus/<target>/ (how: the header of tests/fuzz/run.sh).
+fuzz-long: fuzz-build
+	@tests/fuzz/run.sh --explore $(FBUILD)/tests/fuzz $(FUZZ_LONG_SECONDS) $(FUZZ_FINDINGS)
 
 bench: build
 	@cmake -S . -B $(BUILD) -DPADDOCK_BENCH=ON >/dev/null

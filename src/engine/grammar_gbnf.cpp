@@ -8,6 +8,8 @@
 namespace paddock::engine {
 namespace {
 
+// Groups inside groups, plus repetition operators stacked on one item (each wraps the item one
+// level deeper, and compiling or freeing an expression recurses once per level).
 constexpr int kMaxNesting = 256;
 
 class GbnfParser {
@@ -142,15 +144,17 @@ class GbnfParser {
       } else {
         return fail(std::string("unexpected character '") + c + "'");
       }
-      ASSIGN_OR_RETURN(item, postfix(std::move(item)));
+      ASSIGN_OR_RETURN(item, postfix(std::move(item), depth));
       items.push_back(std::move(item));
     }
     return items.size() == 1 ? std::move(items[0]) : GrammarExpr::seq(std::move(items));
   }
 
-  Result<GrammarExpr> postfix(GrammarExpr item) {
-    for (;;) {
+  Result<GrammarExpr> postfix(GrammarExpr item, int depth) {
+    for (int n = 0;; ++n) {
       char c = peek();
+      if ((c == '*' || c == '+' || c == '?' || c == '{') && depth + n >= kMaxNesting)
+        return fail("repetition operators nested too deeply");
       if (c == '*') {
         item = GrammarExpr::repeat(std::move(item), 0, GrammarExpr::kUnbounded);
       } else if (c == '+') {

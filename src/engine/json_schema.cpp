@@ -6,8 +6,10 @@
 
 #include <cmath>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace paddock::engine {
@@ -16,8 +18,9 @@ namespace {
 using json = nlohmann::ordered_json;  // keeps the schema's member order
 using E = GrammarExpr;
 
-constexpr int kMaxSchemaDepth = 64;
-constexpr size_t kMaxPrefixItems = 1024;  // each nests one level deeper in the expression
+constexpr int kMaxSchemaDepth = SchemaLimits::kMaxDepth;
+constexpr size_t kMaxPrefixItems = SchemaLimits::kMaxPrefixItems;
+constexpr size_t kMaxPathSegment = 64;  // bytes of one member name quoted in an error
 
 // Keywords that constrain validity and are not translated: rejected so a client knows.
 const std::set<std::string> kUnsupported = {
@@ -35,6 +38,34 @@ const std::set<std::string> kAnnotations = {
     "title", "description", "$schema", "$id", "$comment", "default", "examples", "deprecated", "readOnly",
     "writeOnly", "format", "$defs", "definitions", "$anchor", "contentEncoding", "contentMediaType", "strict"};
 
+// Where a schema node is, for error messages ("#/properties/a/anyOf/1"): a chain through the
+// callers' frames, turned into text only when an error names it (a string per node would copy
+// the whole path into every child).
+struct Path {
+  const Path* up = nullptr;
+  std::string_view key;     // "#", a $ref target, or a keyword
+  std::string_view name;    // a member name after the keyword, if any
+  size_t index = SIZE_MAX;  // an array position after the keyword, if any
+
+  std::string str() const {
+    std::vector<const Path*> chain;
+    for (const Path* p = this; p; p = p->up) chain.push_back(p);
+    std::string out;
+    for (size_t k = chain.size(); k-- > 0;) {
+      const Path& p = *chain[k];
+      if (!out.empty()) out += '/';
+      out += p.key;
+      if (!p.name.empty()) {
+        out += '/';
+        out += p.name.substr(0, kMaxPathSegment);
+        if (p.name.size() > kMaxPathSegment) out += "...";
+      }
+      if (p.index != SIZE_MAX) out += "/" + std::to_string(p.index);
+    }
+    return out;
+  }
+};
+
 E lit(std::string_view s) { return E::lit(s); }
 E cls(std::vector<std::pair<uint32_t, uint32_t>> r, bool neg = false) { return E::cls(std::move(r), neg); }
 E seq(std::vector<E> v) { return E::seq(std::move(v)); }
@@ -46,7 +77,7 @@ class SchemaCompiler {
 
   Result<std::shared_ptr<const Grammar>> compile_schema() {
     uint32_t r = b_.rule("root");
-    ASSIGN_OR_RETURN(E body, visit(root_, "#", 0));
+    ASSIGN_OR_RETURN(E body, visit(root_, Path{nullptr, "#"}, 0));
     b_.define(r, seq({ws(), std::move(body)}));
     return b_.build(r);
   }
@@ -126,11 +157,20 @@ class SchemaCompiler {
     });
   }
 
-  static Error err(const std::string& path, const std::string& what) {
-    return make_error(ErrorCode::kInvalidArgument, "invalid format schema at {}: {}", path, what);
+  static Error err(const Path& path, const std::string& what) {
+    return make_error(ErrorCode::kInvalidArgument, "invalid format schema at {}: {}", path.str(), what);
   }
 
-  Result<uint32_t> bound(const json& s, const char* key, const std::string& path, uint32_t dflt) {
+  // Work is counted as it is done; a schema that needs more is refused, whatever its size.
+  Status charge(const Path& path, size_t n = 1) {
+    steps_ += n;
+    if (steps_ > SchemaLimits::kMaxSteps)
+      return err(path, "the schema is too complex: compiling it takes more than " +
+                           std::to_string(SchemaLimits::kMaxSteps) + " steps (limit kMaxSchemaSteps)");
+    return Status::Ok();
+  }
+
+  Result<uint32_t> bound(const json& s, const char* key, const Path& path, uint32_t dflt) {
     auto it = s.find(key);
     if (it == s.end()) return dflt;
     if (!it->is_number_integer() && !(it->is_number_float() && it->get<double>() == static_cast<double>(static_cast<int64_t>(it->get<double>()))))
@@ -150,7 +190,8 @@ class SchemaCompiler {
     return {};
   }
 
-  Result<E> visit(const json& s, const std::string& path, int depth) {
+  Result<E> visit(const json& s, const Path& path, int depth) {
+    RETURN_IF_ERROR(charge(path));
     if (depth > kMaxSchemaDepth) return err(path, "schemas nested deeper than " + std::to_string(kMaxSchemaDepth));
     if (s.is_boolean()) {
       if (s.get<bool>()) return any_value();
@@ -175,6 +216,7 @@ class SchemaCompiler {
     if (auto c = s.find("const"); c != s.end()) return lit(c->dump());
     if (auto en = s.find("enum"); en != s.end()) {
       if (!en->is_array() || en->empty()) return err(path, "'enum' must be a non-empty array");
+      RETURN_IF_ERROR(charge(path, en->size()));
       std::vector<E> alts;
       for (const json& v : *en) alts.push_back(lit(v.dump()));
       return alt(std::move(alts));
@@ -188,7 +230,7 @@ class SchemaCompiler {
       if (!k.empty()) return err(path, std::string("'") + key + "' next to '" + k + "' is not supported");
       std::vector<E> alts;
       for (size_t i = 0; i < a->size(); ++i) {
-        ASSIGN_OR_RETURN(E x, visit((*a)[i], path + "/" + key + "/" + std::to_string(i), depth + 1));
+        ASSIGN_OR_RETURN(E x, visit((*a)[i], Path{&path, key, {}, i}, depth + 1));
         alts.push_back(std::move(x));
       }
       return alt(std::move(alts));
@@ -200,6 +242,7 @@ class SchemaCompiler {
       std::vector<E> alts;
       for (const json& x : *t) {
         if (!x.is_string()) return err(path, "'type' must be a string or a non-empty array of strings");
+        RETURN_IF_ERROR(charge(path));
         ASSIGN_OR_RETURN(E e, typed(s, x.get<std::string>(), path, depth));
         alts.push_back(std::move(e));
       }
@@ -214,77 +257,144 @@ class SchemaCompiler {
     return any_value();
   }
 
-  Result<E> ref(const std::string& target, const std::string& path, int depth) {
+  // A member's schema. The same node can be reached again through allOf merges (two parts that
+  // $ref one definition, or definitions whose members merge the next one), so its expression is
+  // kept and, from the second use on, shared as a rule instead of compiled again (which would
+  // grow exponentially with the nesting).
+  Result<E> visit_member(const json& s, const Path& path, int depth) {
+    if (auto it = members_.find(&s); it != members_.end()) {
+      RETURN_IF_ERROR(charge(path));
+      if (it->second.kind != E::Kind::kRef) {
+        uint32_t id = fresh("shared");
+        b_.define(id, std::move(it->second));
+        it->second = E::ref(id);
+      }
+      return it->second;
+    }
+    ASSIGN_OR_RETURN(E e, visit(s, path, depth));
+    members_.emplace(&s, e);
+    return e;
+  }
+
+  Result<E> ref(const std::string& target, const Path& path, int depth) {
     if (target.empty() || target[0] != '#')
       return err(path, "'$ref' to '" + target + "': only references inside the schema ('#...') are supported");
     const std::string name = "ref:" + target;
     bool known = b_.has_rule(name);
     uint32_t id = b_.rule(name);
     if (known) return E::ref(id);
-    const json* node = nullptr;
-    try {
-      node = &root_.at(json::json_pointer(target.substr(1)));
-    } catch (const std::exception&) {
-      return err(path, "'$ref' to '" + target + "' does not resolve");
-    }
-    ASSIGN_OR_RETURN(E body, visit(*node, target, depth + 1));
+    const json* node = resolve(target);
+    if (!node) return err(path, "'$ref' to '" + target + "' does not resolve");
+    ASSIGN_OR_RETURN(E body, visit(*node, Path{nullptr, target}, depth + 1));
     b_.define(id, std::move(body));
     return E::ref(id);
   }
 
-  // allOf: the parts' object keywords merged (properties, required, additionalProperties).
-  Result<E> all_of(const json& s, const std::string& path, int depth) {
-    const json& parts = s["allOf"];
-    if (!parts.is_array() || parts.empty()) return err(path, "'allOf' must be a non-empty array");
-    json merged = s;
-    merged.erase("allOf");
-    std::vector<const json*> pending;
-    for (const json& p : parts) pending.push_back(&p);
-    for (size_t i = 0; i < pending.size(); ++i) {
-      const json* p = pending[i];
-      int hops = 0;
-      while (p->is_object() && p->contains("$ref") && hops++ < kMaxSchemaDepth) {
-        const std::string t = (*p)["$ref"].is_string() ? (*p)["$ref"].get<std::string>() : "";
-        try {
-          if (t.empty() || t[0] != '#') throw std::runtime_error("");
-          p = &root_.at(json::json_pointer(t.substr(1)));
-        } catch (const std::exception&) {
-          return err(path, "'allOf' holds a '$ref' that does not resolve");
+  const json* resolve(const std::string& target) const {
+    if (target.empty() || target[0] != '#') return nullptr;
+    try {
+      return &root_.at(json::json_pointer(target.substr(1)));
+    } catch (const std::exception&) {
+      return nullptr;
+    }
+  }
+
+  // The object keywords of a schema, or of allOf's parts merged. Member schemas point into the
+  // schema document (never copies), so a member reached twice is recognized (visit_member).
+  struct ObjectSpec {
+    std::vector<std::pair<std::string, const json*>> props;  // in the order written
+    std::unordered_map<std::string, size_t> prop_index;
+    std::vector<std::string> required;  // in the order written
+    const json* additional = nullptr;   // additionalProperties, when present
+  };
+
+  // Adds schema s's object keywords to spec (`merging`: s is one of allOf's parts).
+  Status add_object_keywords(const json& s, ObjectSpec& spec, const Path& path, bool merging) {
+    if (auto r = s.find("required"); r != s.end()) {
+      if (!r->is_array()) return err(path, "'required' must be an array of strings");
+      RETURN_IF_ERROR(charge(path, r->size()));
+      for (const json& x : *r) {
+        if (!x.is_string()) return err(path, "'required' must be an array of strings");
+        spec.required.push_back(x.get<std::string>());
+      }
+    }
+    if (auto p = s.find("properties"); p != s.end()) {
+      if (!p->is_object()) return err(path, "'properties' must be an object");
+      RETURN_IF_ERROR(charge(path, p->size()));
+      for (auto it = p->begin(); it != p->end(); ++it) {
+        auto [at, added] = spec.prop_index.emplace(it.key(), spec.props.size());
+        if (added) {
+          spec.props.emplace_back(it.key(), &it.value());
+        } else if (!same_schema(spec.props[at->second].second, &it.value())) {
+          return err(path, "'allOf' parts define property '" + it.key() + "' differently");
         }
       }
+    }
+    if (auto ap = s.find("additionalProperties"); ap != s.end()) {
+      if (merging && spec.additional && !same_schema(spec.additional, &*ap))
+        return err(path, "'allOf' parts disagree on 'additionalProperties'");
+      spec.additional = &*ap;
+    }
+    return Status::Ok();
+  }
+
+  // Deep equality of two schema nodes, each pair compared once.
+  bool same_schema(const json* a, const json* b) {
+    if (a == b) return true;
+    auto key = std::make_pair(std::min(a, b), std::max(a, b));
+    auto it = compared_.find(key);
+    if (it == compared_.end()) it = compared_.emplace(key, *a == *b).first;
+    return it->second;
+  }
+
+  // allOf: the object keywords of the schema and its parts merged (properties, required,
+  // additionalProperties). Each part is merged once however often parts $ref it, which also
+  // ends a cycle of allOf $refs.
+  Result<E> all_of(const json& s, const Path& path, int depth) {
+    const json& parts = s["allOf"];
+    if (!parts.is_array() || parts.empty()) return err(path, "'allOf' must be a non-empty array");
+    std::vector<const json*> pending{&s};
+    std::unordered_set<const json*> seen{&s};
+    ObjectSpec spec;
+    for (size_t i = 0; i < pending.size(); ++i) {
+      RETURN_IF_ERROR(charge(path));
+      const json* p = pending[i];
+      // A part that is a $ref is merged where it stands (members keep the order written), once.
+      bool merged_before = false;
+      for (int hops = 0; p->is_object() && p->contains("$ref") && !merged_before; ++hops) {
+        const json& r = *p->find("$ref");
+        const json* target = r.is_string() ? resolve(r.get<std::string>()) : nullptr;
+        if (!target) return err(path, "'allOf' holds a '$ref' that does not resolve");
+        if (hops >= kMaxSchemaDepth)
+          return err(path, "'allOf' holds $refs nested deeper than " + std::to_string(kMaxSchemaDepth));
+        p = target;
+        merged_before = !seen.insert(p).second;
+      }
+      if (merged_before) continue;
       if (p->is_boolean() && p->get<bool>()) continue;
       if (!p->is_object()) return err(path, "'allOf' parts must be object schemas");
-      if (auto nested = p->find("allOf"); nested != p->end() && nested->is_array())
-        for (const json& q : *nested) pending.push_back(&q);
+      if (auto nested = p->find("allOf"); nested != p->end()) {
+        if (!nested->is_array() || nested->empty()) return err(path, "'allOf' must be a non-empty array");
+        for (const json& q : *nested)
+          if (seen.insert(&q).second) pending.push_back(&q);
+      }
       for (auto it = p->begin(); it != p->end(); ++it) {
         const std::string& k = it.key();
-        if (k == "allOf" || k == "$ref" || kAnnotations.count(k)) continue;
-        if (k == "properties") {
-          if (!it->is_object()) return err(path, "'properties' must be an object");
-          for (auto pr = it->begin(); pr != it->end(); ++pr) {
-            if (merged["properties"].contains(pr.key()) && merged["properties"][pr.key()] != *pr)
-              return err(path, "'allOf' parts define property '" + pr.key() + "' differently");
-            merged["properties"][pr.key()] = *pr;
-          }
-        } else if (k == "required") {
-          if (!it->is_array()) return err(path, "'required' must be an array");
-          for (const json& r : *it) merged["required"].push_back(r);
-        } else if (k == "type") {
+        if (k == "allOf" || k == "$ref" || k == "properties" || k == "required" || k == "additionalProperties" ||
+            kAnnotations.count(k))
+          continue;
+        if (k == "type") {
           if (*it != "object") return err(path, "'allOf' is supported only for object schemas");
-          merged["type"] = "object";
-        } else if (k == "additionalProperties") {
-          if (merged.contains(k) && merged[k] != *it) return err(path, "'allOf' parts disagree on 'additionalProperties'");
-          merged[k] = *it;
         } else {
           return err(path, "'allOf' with '" + k + "' in a part is not supported (only object properties are merged)");
         }
       }
+      RETURN_IF_ERROR(add_object_keywords(*p, spec, path, true));
     }
-    merged["type"] = "object";
-    return typed(merged, "object", path, depth);
+    return object(spec, path, depth);
   }
 
-  Result<E> typed(const json& s, const std::string& type, const std::string& path, int depth) {
+  Result<E> typed(const json& s, const std::string& type, const Path& path, int depth) {
     if (type == "string") {
       ASSIGN_OR_RETURN(uint32_t lo, bound(s, "minLength", path, 0));
       ASSIGN_OR_RETURN(uint32_t hi, bound(s, "maxLength", path, E::kUnbounded));
@@ -300,14 +410,18 @@ class SchemaCompiler {
     if (type == "integer") return integer_in(s, path);
     if (type == "boolean") return boolean();
     if (type == "null") return lit("null");
-    if (type == "object") return object(s, path, depth);
+    if (type == "object") {
+      ObjectSpec spec;
+      RETURN_IF_ERROR(add_object_keywords(s, spec, path, false));
+      return object(spec, path, depth);
+    }
     if (type == "array") return array(s, path, depth);
     return err(path, "unknown type '" + type + "'");
   }
 
   // ---- Integer ranges ----
   // Decimal strings (no leading zeros) of the integers in [lo, hi], either end open.
-  Result<E> integer_in(const json& s, const std::string& path) {
+  Result<E> integer_in(const json& s, const Path& path) {
     std::optional<int64_t> lo, hi;
     for (const char* k : kNumericBounds) {
       auto it = s.find(k);
@@ -379,53 +493,40 @@ class SchemaCompiler {
     return alt(std::move(alts));
   }
 
-  Result<E> object(const json& s, const std::string& path, int depth) {
+  Result<E> object(const ObjectSpec& spec, const Path& path, int depth) {
     struct Prop {
-      std::string name;
+      std::string_view name;
       const json* schema;
       bool required;
     };
     static const json kAny = true;
+    std::unordered_set<std::string_view> required(spec.required.begin(), spec.required.end());
     std::vector<Prop> props;
-    std::unordered_set<std::string> required;
-    if (auto r = s.find("required"); r != s.end()) {
-      if (!r->is_array()) return err(path, "'required' must be an array of strings");
-      for (const json& x : *r) {
-        if (!x.is_string()) return err(path, "'required' must be an array of strings");
-        required.insert(x.get<std::string>());
-      }
-    }
-    std::unordered_set<std::string> declared;
-    if (auto p = s.find("properties"); p != s.end()) {
-      if (!p->is_object()) return err(path, "'properties' must be an object");
-      for (auto it = p->begin(); it != p->end(); ++it) {
-        props.push_back({it.key(), &it.value(), required.count(it.key()) != 0});
-        declared.insert(it.key());
-      }
+    std::unordered_set<std::string_view> declared;
+    for (const auto& [name, schema] : spec.props) {
+      props.push_back({name, schema, required.count(name) != 0});
+      declared.insert(name);
     }
     // Required names without a declared schema: any value.
-    if (auto r = s.find("required"); r != s.end())
-      for (const json& x : *r)
-        if (!declared.count(x.get<std::string>())) {
-          props.push_back({x.get<std::string>(), &kAny, true});
-          declared.insert(x.get<std::string>());
-        }
+    for (const std::string& name : spec.required)
+      if (declared.insert(name).second) props.push_back({name, &kAny, true});
+    const json* ap = spec.additional;
     // additionalProperties: false -> none; a schema -> extra members of that schema. Absent: no
     // extra members when properties are declared (the output stays valid), any when none are.
     std::optional<E> extra;
-    auto ap = s.find("additionalProperties");
-    if (ap == s.end()) {
+    if (ap == nullptr) {
       if (props.empty()) extra = any_value();
     } else if (!(ap->is_boolean() && !ap->get<bool>())) {
-      ASSIGN_OR_RETURN(E v, visit(*ap, path + "/additionalProperties", depth + 1));
+      ASSIGN_OR_RETURN(E v, visit_member(*ap, Path{&path, "additionalProperties"}, depth + 1));
       extra = std::move(v);
     }
     std::vector<E> member;
     for (size_t i = 0; i < props.size(); ++i) {
-      ASSIGN_OR_RETURN(E v, visit(*props[i].schema, path + "/properties/" + props[i].name, depth + 1));
+      RETURN_IF_ERROR(charge(path));
+      ASSIGN_OR_RETURN(E v, visit_member(*props[i].schema, Path{&path, "properties", props[i].name}, depth + 1));
       // A rule per member: the member appears in two alternatives below, so refer, do not copy.
       uint32_t m = fresh("member");
-      b_.define(m, seq({lit(json(props[i].name).dump()), ws(), lit(":"), ws(), std::move(v), ws()}));
+      b_.define(m, seq({lit(json(std::string(props[i].name)).dump()), ws(), lit(":"), ws(), std::move(v), ws()}));
       member.push_back(E::ref(m));
     }
     std::optional<E> extra_member;
@@ -463,7 +564,7 @@ class SchemaCompiler {
     return seq({lit("{"), ws(), E::ref(first[0]), lit("}")});
   }
 
-  Result<E> array(const json& s, const std::string& path, int depth) {
+  Result<E> array(const json& s, const Path& path, int depth) {
     ASSIGN_OR_RETURN(uint32_t min, bound(s, "minItems", path, 0));
     ASSIGN_OR_RETURN(uint32_t max, bound(s, "maxItems", path, E::kUnbounded));
     if (max != E::kUnbounded && max < min) return err(path, "'maxItems' is below 'minItems'");
@@ -471,29 +572,28 @@ class SchemaCompiler {
     std::optional<E> rest;  // items after the prefix; none: no more allowed
     const json* prefix_items = nullptr;
     const json* rest_schema = nullptr;
-    std::string rest_path;
+    const char* rest_key = "items";
     if (auto p = s.find("prefixItems"); p != s.end()) {
       if (!p->is_array()) return err(path, "'prefixItems' must be an array");
       prefix_items = &*p;
-      if (auto it = s.find("items"); it != s.end()) rest_schema = &*it, rest_path = path + "/items";
+      if (auto it = s.find("items"); it != s.end()) rest_schema = &*it;
     } else if (auto it = s.find("items"); it != s.end() && it->is_array()) {
       prefix_items = &*it;  // draft 4-7 tuple form
-      if (auto ai = s.find("additionalItems"); ai != s.end()) rest_schema = &*ai, rest_path = path + "/additionalItems";
+      if (auto ai = s.find("additionalItems"); ai != s.end()) rest_schema = &*ai, rest_key = "additionalItems";
     } else if (it != s.end()) {
       rest_schema = &*it;
-      rest_path = path + "/items";
     }
     if (prefix_items && prefix_items->size() > kMaxPrefixItems)
       return err(path, "more than " + std::to_string(kMaxPrefixItems) + " prefixItems are not supported");
     if (prefix_items)
       for (size_t i = 0; i < prefix_items->size() && i < max; ++i) {
-        ASSIGN_OR_RETURN(E e, visit((*prefix_items)[i], path + "/prefixItems/" + std::to_string(i), depth + 1));
+        ASSIGN_OR_RETURN(E e, visit((*prefix_items)[i], Path{&path, "prefixItems", {}, i}, depth + 1));
         prefix.push_back(std::move(e));
       }
     if (rest_schema == nullptr) {
       rest = any_value();
     } else if (!(rest_schema->is_boolean() && !rest_schema->get<bool>())) {
-      ASSIGN_OR_RETURN(E e, visit(*rest_schema, rest_path, depth + 1));
+      ASSIGN_OR_RETURN(E e, visit(*rest_schema, Path{&path, rest_key}, depth + 1));
       rest = std::move(e);
     }
     const auto n_prefix = static_cast<uint32_t>(prefix.size());
@@ -522,6 +622,9 @@ class SchemaCompiler {
   GrammarBuilder b_;
   std::unordered_set<uint32_t> started_;
   uint32_t n_fresh_ = 0;
+  size_t steps_ = 0;
+  std::unordered_map<const json*, E> members_;                    // see visit_member
+  std::map<std::pair<const json*, const json*>, bool> compared_;  // see same_schema
 };
 
 }  // namespace
@@ -529,9 +632,6 @@ class SchemaCompiler {
 Result<std::shared_ptr<const Grammar>> compile_json_schema(const nlohmann::ordered_json& schema) {
   return SchemaCompiler(schema).compile_schema();
 }
-
-
-
 
 Result<std::shared_ptr<const Grammar>> compile_format(const nlohmann::ordered_json& format) {
   if (format.is_string()) {

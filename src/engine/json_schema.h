@@ -19,6 +19,17 @@ inline constexpr uint32_t kMaxIntDigits = 16;   // integer part
 inline constexpr uint32_t kMaxFracDigits = 16;  // fraction
 inline constexpr uint32_t kMaxExpDigits = 2;     // so every number fits a double
 
+// What compiling one schema may cost, whatever the schema (a client's `format` is compiled before
+// it is admitted). Each shared piece is compiled once: a $ref target is one rule, and a schema
+// reached again through allOf merges reuses what it compiled to. Past a limit the compile fails
+// with kInvalidArgument naming it (the server answers 400); the grammar's own size is bounded by
+// GrammarBuilder::kMaxElements and kMaxRepeat.
+struct SchemaLimits {
+  static constexpr int kMaxDepth = 64;             // schemas inside schemas, each $ref hop included
+  static constexpr size_t kMaxSteps = 100'000;     // schema nodes compiled, allOf parts and members merged
+  static constexpr size_t kMaxPrefixItems = 1024;  // tuple items (each nests one level deeper)
+};
+
 // "json": any JSON object (what Ollama's format "json" and OpenAI's json_object give). A schema
 // object: documents valid against it. Anything else, or a schema using a keyword that would change
 // validity and is not supported, is kInvalidArgument with a message naming the keyword and where.

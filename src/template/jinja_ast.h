@@ -74,6 +74,7 @@ struct Expr {
   std::vector<ExprPtr> items;  // list/tuple elements, call positional args, dict values
   std::vector<ExprPtr> keys;   // dict keys
   std::vector<std::pair<std::string, ExprPtr>> kwargs;  // call keyword args
+  int height = 1;                                       // levels of the tree from here down (the parser bounds it)
 };
 
 // ---- statements ----

@@ -31,6 +31,24 @@ Status Interp::check_list(size_t len) {
   return charge(len);
 }
 
+namespace {
+// Leaves one level of Interp::enter when the frame ends.
+struct Leave {
+  int& depth;
+  ~Leave() { --depth; }
+};
+}  // namespace
+
+Status Interp::enter(const Pos& p) {
+  if (depth_ >= kMaxRenderDepth)
+    return at(p, make_error(ErrorCode::kInvalidArgument,
+                            "template recursion deeper than {} levels (a macro, caller() or filter calling back "
+                            "without end?)",
+                            kMaxRenderDepth));
+  ++depth_;
+  return Status::Ok();
+}
+
 Status Interp::emit(const std::string& s) {
   if (out_.size() + s.size() > limits_.max_output)
     return make_error(ErrorCode::kResourceExhausted, "template output exceeds the limit of {} bytes", limits_.max_output);
@@ -77,6 +95,8 @@ Status Interp::exec_body(const Body& body) {
 }
 
 Status Interp::exec(const Node& n) {
+  RETURN_IF_ERROR(enter(n.pos));
+  Leave leave{depth_};
   if (Status st = charge(1); !st.ok()) return at(n.pos, st.error());
   switch (n.kind) {
     case NodeKind::kText: return emit(n.text);
@@ -322,6 +342,8 @@ Result<Value> Interp::eval_call(const Expr& e) {
 }
 
 Result<Value> Interp::eval(const Expr& e) {
+  RETURN_IF_ERROR(enter(e.pos));
+  Leave leave{depth_};
   if (Status st = charge(1); !st.ok()) return at(e.pos, st.error());
   switch (e.kind) {
     case ExprKind::kLiteral: return e.value;

@@ -11,6 +11,9 @@ namespace paddock::chat_template::jinja {
 namespace {
 
 constexpr int kMaxNesting = 200;
+// Height of an expression tree. Chains (a.b.c, x|f|g, 1+1+1) are built by loops, not recursion,
+// so nesting alone does not bound them; evaluating or freeing a tree recurses once per level.
+constexpr int kMaxExprHeight = 256;
 
 class Parser {
  public:
@@ -270,13 +273,27 @@ class Parser {
       ASSIGN_OR_RETURN(ExprPtr e, expr());
       t->items.push_back(std::move(e));
     }
-    return t;
+    return sealed(std::move(t));
   }
 
   static ExprPtr make(ExprKind k, Pos p) {
     auto e = std::make_unique<Expr>();
     e->kind = k;
     e->pos = p;
+    return e;
+  }
+
+  // Records e's height from its children's; past kMaxExprHeight is an error.
+  Result<ExprPtr> sealed(ExprPtr e) {
+    int h = 0;
+    for (const ExprPtr* c : {&e->a, &e->b, &e->c, &e->d})
+      if (*c) h = std::max(h, (*c)->height);
+    for (const auto& x : e->items) h = std::max(h, x->height);
+    for (const auto& x : e->keys) h = std::max(h, x->height);
+    for (const auto& kv : e->kwargs) h = std::max(h, kv.second->height);
+    e->height = h + 1;
+    if (e->height > kMaxExprHeight)
+      return err(e->pos, "expression nested too deeply (more than " + std::to_string(kMaxExprHeight) + " levels)");
     return e;
   }
 
@@ -300,7 +317,7 @@ class Parser {
       next();
       ASSIGN_OR_RETURN(t->c, expr());
     }
-    return t;
+    return sealed(std::move(t));
   }
 
   Result<ExprPtr> binary(ExprPtr l, const std::string& op, ExprPtr r, Pos pos) {
@@ -308,7 +325,7 @@ class Parser {
     b->name = op;
     b->a = std::move(l);
     b->b = std::move(r);
-    return b;
+    return sealed(std::move(b));
   }
 
   Result<ExprPtr> or_expr() {
@@ -336,7 +353,7 @@ class Parser {
       auto u = make(ExprKind::kUnary, next().pos);
       u->name = "not";
       ASSIGN_OR_RETURN(u->a, not_expr());
-      return u;
+      return sealed(std::move(u));
     }
     return compare();
   }
@@ -408,7 +425,7 @@ class Parser {
       auto u = make(ExprKind::kUnary, t.pos);
       u->name = t.text;
       ASSIGN_OR_RETURN(u->a, unary(false));
-      node = std::move(u);
+      ASSIGN_OR_RETURN(node, sealed(std::move(u)));
     } else {
       ASSIGN_OR_RETURN(node, primary());
       ASSIGN_OR_RETURN(node, postfix(std::move(node)));
@@ -451,7 +468,7 @@ class Parser {
           return unexpected("an attribute name");
         }
         a->a = std::move(node);
-        node = std::move(a);
+        ASSIGN_OR_RETURN(node, sealed(std::move(a)));
       } else if (is_op("[")) {
         Pos pos = next().pos;
         ExprPtr parts[3];
@@ -474,20 +491,20 @@ class Parser {
           auto a = make(ExprKind::kIndex, pos);
           a->a = std::move(node);
           a->b = std::move(parts[0]);
-          node = std::move(a);
+          ASSIGN_OR_RETURN(node, sealed(std::move(a)));
         } else {
           auto a = make(ExprKind::kSlice, pos);
           a->a = std::move(node);
           a->b = std::move(parts[0]);
           a->c = std::move(parts[1]);
           a->d = std::move(parts[2]);
-          node = std::move(a);
+          ASSIGN_OR_RETURN(node, sealed(std::move(a)));
         }
       } else if (is_op("(")) {
         auto c = make(ExprKind::kCall, peek().pos);
         RETURN_IF_ERROR(call_args(*c));
         c->a = std::move(node);
-        node = std::move(c);
+        ASSIGN_OR_RETURN(node, sealed(std::move(c)));
       } else {
         return node;
       }
@@ -505,7 +522,7 @@ class Parser {
         f->name = name;
         f->a = std::move(node);
         if (is_op("(")) RETURN_IF_ERROR(call_args(*f));
-        node = std::move(f);
+        ASSIGN_OR_RETURN(node, sealed(std::move(f)));
       } else if (is_name("is")) {
         next();
         auto t = make(ExprKind::kTest, peek().pos);
@@ -535,7 +552,7 @@ class Parser {
           ASSIGN_OR_RETURN(arg, postfix(std::move(arg)));
           t->items.push_back(std::move(arg));
         }
-        node = std::move(t);
+        ASSIGN_OR_RETURN(node, sealed(std::move(t)));
       } else {
         return node;
       }
@@ -597,7 +614,7 @@ class Parser {
               ASSIGN_OR_RETURN(ExprPtr e, expr());
               tup->items.push_back(std::move(e));
             }
-            inner = std::move(tup);
+            ASSIGN_OR_RETURN(inner, sealed(std::move(tup)));
           }
           RETURN_IF_ERROR(expect_op(")"));
           return inner;
@@ -611,7 +628,7 @@ class Parser {
             next();
           }
           RETURN_IF_ERROR(expect_op("]"));
-          return l;
+          return sealed(std::move(l));
         }
         if (t.text == "{") {
           auto d = make(ExprKind::kDict, next().pos);
@@ -625,7 +642,7 @@ class Parser {
             next();
           }
           RETURN_IF_ERROR(expect_op("}"));
-          return d;
+          return sealed(std::move(d));
         }
         break;
       }

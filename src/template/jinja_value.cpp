@@ -66,6 +66,50 @@ bool truthy(const Value& v) {
   return false;
 }
 
+namespace {
+// Containers whose last reference went while another container was being freed (see FreeArray).
+struct FreeQueue {
+  std::vector<Array*> arrays;
+  std::vector<Object*> objects;
+  bool draining = false;
+};
+thread_local FreeQueue t_free;
+
+void drain() {
+  if (t_free.draining) return;  // the outer call frees it
+  t_free.draining = true;
+  while (!t_free.arrays.empty() || !t_free.objects.empty()) {
+    if (!t_free.arrays.empty()) {
+      Array* a = t_free.arrays.back();
+      t_free.arrays.pop_back();
+      delete a;  // may queue the containers it held
+    } else {
+      Object* o = t_free.objects.back();
+      t_free.objects.pop_back();
+      delete o;
+    }
+  }
+  t_free.draining = false;
+}
+}  // namespace
+
+void FreeArray::operator()(Array* a) const {
+  t_free.arrays.push_back(a);
+  drain();
+}
+
+void FreeObject::operator()(Object* o) const {
+  t_free.objects.push_back(o);
+  drain();
+}
+
+Value Value::object() {
+  Value v;
+  v.kind = Kind::kObject;
+  v.obj = std::shared_ptr<Object>(new Object(), FreeObject{});
+  return v;
+}
+
 static bool numeric_like(const Value& v) { return v.is_number() || v.kind == Kind::kBool; }
 static double num_of(const Value& v) { return v.kind == Kind::kBool ? (v.b ? 1.0 : 0.0) : v.as_double(); }
 
@@ -99,7 +143,9 @@ bool equals(const Value& a, const Value& b, int depth) {
   }
 }
 
-Result<int> compare(const Value& a, const Value& b) {
+Result<int> compare(const Value& a, const Value& b, int depth) {
+  if (depth > kMaxValueDepth)
+    return make_error(ErrorCode::kInvalidArgument, "value nested deeper than {} levels", kMaxValueDepth);
   if (numeric_like(a) && numeric_like(b)) {
     if (a.kind == Kind::kInt && b.kind == Kind::kInt) return a.i < b.i ? -1 : (a.i > b.i ? 1 : 0);
     double x = num_of(a), y = num_of(b);
@@ -112,7 +158,7 @@ Result<int> compare(const Value& a, const Value& b) {
   if (a.is_array() && b.is_array()) {
     size_t n = std::min(a.arr->size(), b.arr->size());
     for (size_t i = 0; i < n; ++i) {
-      ASSIGN_OR_RETURN(int c, compare((*a.arr)[i], (*b.arr)[i]));
+      ASSIGN_OR_RETURN(int c, compare((*a.arr)[i], (*b.arr)[i], depth + 1));
       if (c != 0) return c;
     }
     return a.arr->size() < b.arr->size() ? -1 : (a.arr->size() > b.arr->size() ? 1 : 0);

@@ -22,6 +22,16 @@ using Array = std::vector<Value>;
 
 class Object;
 struct CallArgs;
+
+// Lists and dicts are freed through these: one that becomes free while another is being freed
+// waits in a queue, so freeing a value nested 100,000 deep (a loop can build one) does not
+// recurse once per level.
+struct FreeArray {
+  void operator()(Array* a) const;
+};
+struct FreeObject {
+  void operator()(Object* o) const;
+};
 using NativeFn = std::function<Result<Value>(CallArgs& args)>;
 struct Callable {
   std::string name;
@@ -53,9 +63,12 @@ struct Value {
     Value v; v.kind = Kind::kString; v.sp = std::make_shared<const std::string>(std::move(x)); return v;
   }
   static Value array(Array a = {}) {
-    Value v; v.kind = Kind::kArray; v.arr = std::make_shared<Array>(std::move(a)); return v;
+    Value v;
+    v.kind = Kind::kArray;
+    v.arr = std::shared_ptr<Array>(new Array(std::move(a)), FreeArray{});
+    return v;
   }
-  static Value object() { Value v; v.kind = Kind::kObject; v.obj = std::make_shared<Object>(); return v; }
+  static Value object();  // an empty dict
   static Value callable(std::string name, NativeFn f) {
     Value v; v.kind = Kind::kCallable;
     v.fn = std::make_shared<Callable>(Callable{std::move(name), std::move(f)});
@@ -106,8 +119,8 @@ const char* kind_name(Kind k);
 bool truthy(const Value& v);
 // Deep equality with Python semantics (1 == 1.0, [1] == [1]).
 bool equals(const Value& a, const Value& b, int depth = 0);
-// Ordering for sort/comparisons; error if the kinds are not comparable.
-Result<int> compare(const Value& a, const Value& b);
+// Ordering for sort/comparisons; error if the kinds are not comparable or nested past kMaxValueDepth.
+Result<int> compare(const Value& a, const Value& b, int depth = 0);
 
 // Text of a value inside {{ }} (transformers.js style: true/false, lists as JSON).
 Result<std::string> to_output(const Value& v);
