@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
   Model& model = **m;
   constexpr int32_t kBlock = 16;
   const int32_t n_blocks = (ctx + kBlock - 1) / kBlock;
-  if (auto st = model.init_kv(KvOptions{kBlock, n_blocks, false}); !st.ok()) {
+  if (auto st = model.init_kv(KvOptions{kBlock, n_blocks, false, pp, 1}); !st.ok()) {
     std::fprintf(stderr, "error: %s\n", st.error().message().c_str());
     return 1;
   }

@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
   const ModelInfo& info = model.info();
   constexpr int32_t kBlock = 16;
   const int32_t per_seq = (pp + tg + kBlock) / kBlock + 1;
-  if (auto st = model.init_kv(KvOptions{kBlock, per_seq * batch_n, false}); !st.ok()) {
+  if (auto st = model.init_kv(KvOptions{kBlock, per_seq * batch_n, false, std::max(pp, batch_n), batch_n}); !st.ok()) {
     std::fprintf(stderr, "error: %s\n", st.error().message().c_str());
     return 1;
   }

@@ -49,7 +49,7 @@ int run_perplexity(const PplArgs& a) {
   Model& m = **model;
   constexpr int32_t kBlock = 16;
   const int32_t n_blocks = (n_ctx + kBlock - 1) / kBlock;
-  if (auto st = m.init_kv(KvOptions{kBlock, n_blocks, false}); !st.ok()) {
+  if (auto st = m.init_kv(KvOptions{kBlock, n_blocks, false, a.batch, a.batch}); !st.ok()) {
     std::cerr << "Error: " << st.error().message() << "\n";
     return 1;
   }

@@ -472,8 +472,13 @@ Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Model> model,
     return make_error(ErrorCode::kInvalidArgument, "kv_blocks {} cannot hold one full context of {} tokens ({} blocks of {})", blocks, o.num_ctx,
                    per_seq, o.kv_block_size);
   if (blocks > (int64_t{1} << 24)) return make_error(ErrorCode::kInvalidArgument, "kv_blocks {} is too large", blocks);
+  // The step plan: the scheduler never builds a step past its token budget (nor past the pool),
+  // and asks for at most one logit row per sequence.
+  const int32_t plan_tokens =
+      static_cast<int32_t>(std::min<int64_t>(o.step_token_budget, blocks * int64_t{o.kv_block_size}));
   RETURN_IF_ERROR(model->init_kv({.block_size = o.kv_block_size, .n_blocks = static_cast<int32_t>(blocks),
-                                  .q8_0 = o.kv_q8_0}));
+                                  .q8_0 = o.kv_q8_0, .max_step_tokens = plan_tokens,
+                                  .max_logit_rows = std::min(o.max_seqs, plan_tokens)}));
   SchedulerConfig cfg{.max_seqs = o.max_seqs,
                       .token_budget = o.step_token_budget,
                       .n_blocks = static_cast<int32_t>(blocks),

@@ -70,13 +70,30 @@ class ModelImpl final : public Model {
     for (int il = 0; il < hp_.n_layer; ++il) {
       ASSIGN_OR_RETURN(auto kb, be_->alloc(dt, rows, cols));
       ASSIGN_OR_RETURN(auto vb, be_->alloc(dt, rows, cols));
+      allocations_ += 2;
       kv_.push_back(backend::KvLayer{kb->tensor(), vb->tensor()});
       kv_bufs_.push_back(std::move(kb));
       kv_bufs_.push_back(std::move(vb));
     }
     kv_opts_ = o;
+    // The plan: every activation for the largest step, allocated now.
+    const int64_t pool_tokens = int64_t{o.block_size} * o.n_blocks;
+    plan_tokens_ = o.max_step_tokens > 0 ? o.max_step_tokens : std::min<int64_t>(pool_tokens, 512);
+    plan_rows_ = o.max_logit_rows > 0 ? o.max_logit_rows : std::min<int64_t>(plan_tokens_, 64);
+    if (o.max_step_tokens < 0 || o.max_logit_rows < 0 || plan_rows_ > plan_tokens_)
+      return make_error(ErrorCode::kInvalidArgument, "step plan: {} logit rows for steps of {} tokens", plan_rows_,
+                        plan_tokens_);
+    if (plan_tokens_ > pool_tokens)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "step plan: steps of {} tokens cannot fit a KV pool of {} tokens ({} blocks of {})", plan_tokens_,
+                        pool_tokens, o.n_blocks, o.block_size);
+    if (auto st = plan(); !st.ok())
+      return st.error().wrap(fmt::format("planning steps of {} tokens and {} logit rows ({} x {} floats of logits)",
+                                         plan_tokens_, plan_rows_, plan_rows_, hp_.n_vocab));
     return Status::Ok();
   }
+
+  uint64_t buffer_allocations() const override { return allocations_; }
 
   Status forward(const Batch& batch, std::span<float> logits) override {
     const size_t need = batch.logit_rows.size() * static_cast<size_t>(hp_.n_vocab);
@@ -85,7 +102,6 @@ class ModelImpl final : public Model {
     RETURN_IF_ERROR(run(batch));
     const int64_t nr = static_cast<int64_t>(batch.logit_rows.size());
     if (nr == 0) return be_->end_step();
-    RETURN_IF_ERROR(ensure(out_rows_, logits_buf_, nr, hp_.n_vocab));
     const Tensor rows = rows_tensor(nr);
     const Tensor lg{logits_buf_->tensor().data, backend::DType::kF32, nr, hp_.n_vocab, hp_.n_vocab};
     be_->matmul(rows, w_.output, nullptr, lg);
@@ -98,7 +114,10 @@ class ModelImpl final : public Model {
     const size_t need = batch.logit_rows.size() * static_cast<size_t>(hp_.n_embd);
     if (hidden.size() < need)
       return make_error(ErrorCode::kInvalidArgument, "hidden span holds {} floats, need {}", hidden.size(), need);
-    RETURN_IF_ERROR(run(batch));
+    hidden_ = true;
+    const Status st = run(batch);
+    hidden_ = false;
+    RETURN_IF_ERROR(st);
     const int64_t nr = static_cast<int64_t>(batch.logit_rows.size());
     if (nr > 0) be_->read_rows(rows_tensor(nr), nr, hidden.data());
     return be_->end_step();
@@ -114,21 +133,44 @@ class ModelImpl final : public Model {
     return Tensor{rows_buf_->tensor().data, backend::DType::kF32, nr, hp_.n_embd, hp_.n_embd};
   }
 
-  // Grows buffer `buf` (capacity tracked in `cap`) to at least n rows of cols.
-  Status ensure(int64_t& cap, std::shared_ptr<backend::Buffer>& buf, int64_t n, int64_t cols) {
-    if (buf && cap >= n) return Status::Ok();
-    const int64_t want = std::max<int64_t>(n, cap * 2);
-    ASSIGN_OR_RETURN(buf, be_->alloc(backend::DType::kF32, want, cols));
-    cap = want;
+  // One planned activation buffer of plan rows x cols.
+  Status planned(std::shared_ptr<backend::Buffer>& buf, int64_t rows, int64_t cols) {
+    ASSIGN_OR_RETURN(buf, be_->alloc(backend::DType::kF32, rows, cols));
+    ++allocations_;
+    return Status::Ok();
+  }
+
+  Status plan() {
+    const int64_t q = int64_t{hp_.n_head} * hp_.head_dim, kv = int64_t{hp_.n_head_kv} * hp_.head_dim;
+    const int64_t n = plan_tokens_;
+    RETURN_IF_ERROR(planned(st_.x, n, hp_.n_embd));
+    RETURN_IF_ERROR(planned(st_.xn, n, hp_.n_embd));
+    RETURN_IF_ERROR(planned(st_.out, n, hp_.n_embd));
+    RETURN_IF_ERROR(planned(st_.attn, n, q));
+    RETURN_IF_ERROR(planned(st_.q, n, q));
+    RETURN_IF_ERROR(planned(st_.k, n, kv));
+    RETURN_IF_ERROR(planned(st_.v, n, kv));
+    RETURN_IF_ERROR(planned(st_.qkv, n, q + 2 * kv));
+    RETURN_IF_ERROR(planned(st_.gate, n, hp_.n_ff));
+    RETURN_IF_ERROR(planned(st_.up, n, 2 * int64_t{hp_.n_ff}));
+    st_.cap = n;
+    // Hidden rows: an embedding may pool every token of the step; logits only for plan_rows_.
+    RETURN_IF_ERROR(planned(rows_buf_, n, hp_.n_embd));
+    RETURN_IF_ERROR(planned(logits_buf_, plan_rows_, hp_.n_vocab));
     return Status::Ok();
   }
 
   Status run(const Batch& b) {
     if (kv_.empty()) return make_error(ErrorCode::kInvalidArgument, "forward before init_kv");
     RETURN_IF_ERROR(backend::validate_step(b, {hp_.n_vocab, kv_opts_.n_blocks, kv_opts_.block_size}));
-    RETURN_IF_ERROR(be_->set_step(b));
     const int64_t n = b.n_tokens();
-    RETURN_IF_ERROR(ensure_state(n));
+    if (n > plan_tokens_)
+      return make_error(ErrorCode::kInvalidArgument, "a step of {} tokens is larger than the {} planned at load", n,
+                        plan_tokens_);
+    if (static_cast<int64_t>(b.logit_rows.size()) > plan_rows_ && !hidden_)
+      return make_error(ErrorCode::kInvalidArgument, "a step asking for {} logit rows is larger than the {} planned at load",
+                        b.logit_rows.size(), plan_rows_);
+    RETURN_IF_ERROR(be_->set_step(b));
     Ctx c{*be_, hp_, w_, kv_, kv_opts_.block_size, n, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
     const int64_t q = int64_t{hp_.n_head} * hp_.head_dim, kv = int64_t{hp_.n_head_kv} * hp_.head_dim;
     c.x = c.t(st_.x, hp_.n_embd);
@@ -143,32 +185,7 @@ class ModelImpl final : public Model {
     c.up = c.t(st_.up, 2 * int64_t{hp_.n_ff});
     arch_->forward(c);
     const int64_t nr = static_cast<int64_t>(b.logit_rows.size());
-    if (nr > 0) {
-      RETURN_IF_ERROR(ensure(out_rows_cap_, rows_buf_, nr, hp_.n_embd));
-      be_->gather_logit_rows(c.x, rows_tensor(nr));
-    }
-    return Status::Ok();
-  }
-
-  Status ensure_state(int64_t n) {
-    if (st_.cap >= n) return Status::Ok();
-    const int64_t cap = std::max<int64_t>(n, st_.cap * 2);
-    const int64_t q = int64_t{hp_.n_head} * hp_.head_dim, kv = int64_t{hp_.n_head_kv} * hp_.head_dim;
-    auto f = [&](std::shared_ptr<backend::Buffer>& b, int64_t cols) -> Status {
-      ASSIGN_OR_RETURN(b, be_->alloc(backend::DType::kF32, cap, cols));
-      return Status::Ok();
-    };
-    RETURN_IF_ERROR(f(st_.x, hp_.n_embd));
-    RETURN_IF_ERROR(f(st_.xn, hp_.n_embd));
-    RETURN_IF_ERROR(f(st_.out, hp_.n_embd));
-    RETURN_IF_ERROR(f(st_.attn, q));
-    RETURN_IF_ERROR(f(st_.q, q));
-    RETURN_IF_ERROR(f(st_.k, kv));
-    RETURN_IF_ERROR(f(st_.v, kv));
-    RETURN_IF_ERROR(f(st_.qkv, q + 2 * kv));
-    RETURN_IF_ERROR(f(st_.gate, hp_.n_ff));
-    RETURN_IF_ERROR(f(st_.up, 2 * int64_t{hp_.n_ff}));
-    st_.cap = cap;
+    if (nr > 0) be_->gather_logit_rows(c.x, rows_tensor(nr));
     return Status::Ok();
   }
 
@@ -182,7 +199,9 @@ class ModelImpl final : public Model {
   std::vector<backend::KvLayer> kv_;
   std::vector<std::shared_ptr<backend::Buffer>> kv_bufs_;
   RunState st_;
-  int64_t out_rows_cap_ = 0, out_rows_ = 0;
+  int64_t plan_tokens_ = 0, plan_rows_ = 0;  // the step plan (KvOptions)
+  uint64_t allocations_ = 0;
+  bool hidden_ = false;                      // forward_hidden: rows are hidden states, not logits
   std::shared_ptr<backend::Buffer> rows_buf_, logits_buf_;
 };
 

@@ -17,10 +17,14 @@ struct LoadOptions {
   std::string backend = "cpu";  // device: "cpu", "cuda" or "cuda:N"
 };
 
+// The KV pool and the step plan: init_kv allocates the pool and the activations of the largest
+// step once; forward never allocates, and a step past the plan is an error.
 struct KvOptions {
   int32_t block_size = 16;   // tokens per block
   int32_t n_blocks = 0;      // blocks in the pool (shared by all sequences)
   bool q8_0 = false;         // KV cache element type: F16 (default) or Q8_0
+  int32_t max_step_tokens = 0;  // tokens in the largest step; 0 = min(pool tokens, 512)
+  int32_t max_logit_rows = 0;   // logit rows in one step; 0 = min(max_step_tokens, 64)
 };
 
 // How an embedding is pooled from the final-normed hidden states (`<arch>.pooling_type`, with
@@ -45,8 +49,11 @@ class Model {
   static Result<std::unique_ptr<Model>> load(std::shared_ptr<const gguf::File> file, const LoadOptions& opts);
 
   virtual const ModelInfo& info() const = 0;
-  // Allocates the KV pool. Must be called once before forward.
+  // Allocates the KV pool and the step's activations (see KvOptions). Once, before forward; an
+  // impossible plan fails here, naming the numbers.
   virtual Status init_kv(const KvOptions& opts) = 0;
+  // Buffers the model has asked its backend for so far (a planned step adds none).
+  virtual uint64_t buffer_allocations() const = 0;
   // Runs one step. `logits` receives [batch.logit_rows.size() * n_vocab] floats.
   virtual Status forward(const Batch& batch, std::span<float> logits) = 0;
   // Final-normed hidden states for the logit rows instead of logits: [rows * n_embd] (embeddings).
