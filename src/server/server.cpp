@@ -2,6 +2,7 @@
 // the model manager; and the generation job shared by both API adapters.
 #include "server/server.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -110,6 +111,10 @@ bool RequestPool::post(std::function<void()> fn) {
 }
 
 void RequestPool::run() {
+  // Request work (body parsing, schema compilation, store reads) yields the CPU to the HTTP I/O
+  // threads: on a machine with few cores a burst of heavy requests must not delay the answers
+  // that only routing needs (health probes, /api/version, 503s).
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
   for (;;) {
     std::function<void()> fn;
     {

@@ -83,3 +83,38 @@ test('200 generate requests at once: /api/version p99 < 50 ms, 503s over --max-q
     await srv.stop();
   }
 });
+
+test('schemas at the compile budget are refused with a 400 while /api/version stays fast', async () => {
+  const srv = await startServer({ dir, args: ['--num-parallel', '1'] });
+  try {
+    await post(`${srv.url}/api/generate`, { model: MODEL, prompt: '' });  // load
+    // 150,000 alternatives: past the 100,000 compile steps (docs/SECURITY.md), about 3 MB.
+    const wide = { anyOf: Array.from({ length: 150000 }, (_, i) => ({ const: i })) };
+    // The probe's doubling schema: 40 levels, each level's allOf holds the next level's $ref twice
+    // (compiled once per level now, so it is accepted; it must not slow anything either).
+    const defs = {};
+    for (let i = 0; i < 40; i++) defs[`l${i}`] = { type: 'object', allOf: [{ $ref: `#/$defs/l${i + 1}` }, { $ref: `#/$defs/l${i + 1}` }] };
+    defs.l40 = { type: 'object', properties: { a: { type: 'integer' } } };
+    const doubling = { $defs: defs, $ref: '#/$defs/l0' };
+    const hostile = Array.from({ length: 4 }, () =>
+      post(`${srv.url}/api/generate`, { model: MODEL, prompt: 'x', format: wide, stream: false, options: { num_predict: 1 } }));
+    const doubled = post(`${srv.url}/api/generate`, { model: MODEL, prompt: 'x', format: doubling, stream: false,
+      options: { num_predict: 1 } });
+    const versions = [];
+    for (let i = 0; i < 40; i++) {
+      versions.push(await timed(srv.port, 'GET /api/version HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'));
+      await sleep(5);
+    }
+    for (const v of versions) v.sock.destroy();
+    const p99 = pct(versions.map((v) => v.ms), 0.99);
+    assert.ok(p99 < 50, `/api/version p99 ${p99.toFixed(1)} ms while schemas compile`);
+    for (const r of await Promise.all(hostile)) {
+      assert.equal(r.status, 400, r.text.slice(0, 200));
+      assert.match(r.json.error, /too complex|limit/);
+    }
+    const d = await doubled;
+    assert.equal(d.status, 200, d.text.slice(0, 300));
+  } finally {
+    await srv.stop();
+  }
+});
