@@ -395,6 +395,49 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, ModelOracle, ::testing::ValuesIn(fixture_name
                          [](const auto& info) { return info.param; });
 
 #ifdef PADDOCK_ORACLE_NEGATIVE
+// A fixture whose continuation falls into a short cycle compares the same few contexts over and
+// over (the sliding window and most of the vocabulary never come into play): every fixture, and
+// its llama.cpp-build variants, must show at least kMinDistinct different tokens in its 64 steps
+// and kMinDistinctEarly in its first 16.
+// kKnownDegenerate: the quantized gemma fixtures fall into a 2-4 token cycle from step 0 (issue 21
+// item 4, not fixed yet): with the embedding-dominated residual stream the quantized test models
+// need (test_model.cpp) and gemma's tied output, the next-token score is symmetric in (input,
+// output) token, so greedy decoding climbs to a pair of tokens that are each other's best. Until
+// they are regenerated these are reported, not passed; one that stops being degenerate fails
+// the test so that it leaves this list.
+constexpr size_t kMinDistinct = 12, kMinDistinctEarly = 6;
+const std::set<std::string> kKnownDegenerate = {"gemma2_q4_K",           "gemma2_q6_K",
+                                                "gemma2_q8_0",           "gemma3_q4_K_n_layer_6",
+                                                "gemma3_q6_K_n_layer_6", "gemma3_q8_0_n_layer_6"};
+
+TEST(OracleFixtures, ContinuationsAreNotDegenerate) {
+  int checked = 0, known = 0;
+  for (const auto& dir : {fs::path("../../fixtures/model"), fs::path("../../fixtures/model/cpu_haswell"),
+                          fs::path("../../fixtures/model/cpu_x64")}) {
+    for (const auto& e : fs::directory_iterator(dir)) {
+      if (e.path().extension() != ".json") continue;
+      const auto fx = read_json(e.path());
+      const std::vector<int32_t> toks = fx["tokens"];
+      const std::set<int32_t> all(toks.begin(), toks.end());
+      const std::set<int32_t> early(toks.begin(),
+                                    toks.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(16, toks.size())));
+      const bool degenerate = all.size() < kMinDistinct || early.size() < kMinDistinctEarly;
+      ++checked;
+      if (kKnownDegenerate.count(e.path().stem().string())) {
+        ++known;
+        std::printf("[ KNOWN DEGENERATE ] %s: %zu distinct tokens (%zu in the first 16)\n", e.path().c_str(),
+                    all.size(), early.size());
+        EXPECT_TRUE(degenerate) << e.path() << " is no longer degenerate: remove it from kKnownDegenerate";
+        continue;
+      }
+      EXPECT_FALSE(degenerate) << e.path() << ": " << all.size() << " distinct tokens, " << early.size()
+                               << " in the first 16: " << nlohmann::json(toks).dump();
+    }
+  }
+  EXPECT_EQ(checked, 3 * 34);
+  EXPECT_EQ(known, 3 * static_cast<int>(kKnownDegenerate.size()));
+}
+
 // The comparison can fail: models a little off the oracle's are caught at the tolerances above.
 // One layer's weights nudged (blk.1.attn_output scaled by 1+kNudge) and the rope base changed
 // (x kRopeFactor), each on an F32 model (the tightest tolerance) and a Q8_0 one (int8 activations,
