@@ -10,7 +10,7 @@ seed, runs a fixed token sequence through it, and writes
   <out>/<arch>.json          tokens, shapes, transformers/torch versions
 Run where PyTorch + transformers are installed (the GPU machine has both; CPU is enough):
   python3 tools/hf_reference.py OUT_DIR
-The outputs are committed under tests/fixtures/hf/ and checked by tests/unit/model/hf_logits_test.
+The outputs are committed under tests/fixtures/hf/ and checked by tests/unit/model_hf/hf_logits_test.cpp.
 This script needs nothing but torch, transformers and the standard library (its GGUF writer is
 the minimal subset of the format it needs, written here).
 """

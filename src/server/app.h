@@ -34,6 +34,8 @@ class Workers {
   // Refuses new work and waits for every running job.
   void stop_and_join();
   size_t running() const;
+  // Jobs whose thread is not yet joined: running ones plus finished ones the next spawn reaps.
+  size_t tracked() const;
 
  private:
   struct Entry {

@@ -201,6 +201,11 @@ size_t Workers::running() const {
   return n;
 }
 
+size_t Workers::tracked() const {
+  std::lock_guard lk(mu_);
+  return entries_.size();
+}
+
 Result<Resolved> resolve_model(App& app, const std::string& name) {
   if (name.empty()) return make_error(ErrorCode::kInvalidArgument, "model is required");
   auto st = app.catalog->validate_name(name);

@@ -5,6 +5,11 @@ import assert from 'node:assert/strict';
 import { Ollama } from 'ollama';
 import { startServer, MODEL, runnerStats, waitFor } from './helpers.mjs';
 
+// The text of `bytes` if they are valid UTF-8, else null.
+function utf8OrNull(bytes) {
+  try { return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(Uint8Array.from(bytes)); } catch { return null; }
+}
+
 let srv, ollama;
 before(async () => {
   srv = await startServer();
@@ -154,6 +159,17 @@ test('logprobs: chosen token plus top alternatives, best first', async () => {
     // Greedy: the chosen token is the most likely one.
     assert.equal(lp.top_logprobs[0].token, lp.token);
     assert.ok(lp.top_logprobs[0].logprob >= lp.top_logprobs[1].logprob);
-    assert.deepEqual(Buffer.from(lp.bytes).toString('latin1').length, lp.bytes.length);
+    // `bytes` are the token's own bytes: the UTF-8 of `token` when those bytes are valid UTF-8 (a
+    // token holding part of a character has U+FFFD in `token` and its raw bytes in `bytes`).
+    for (const t of [lp, ...lp.top_logprobs]) {
+      assert.ok(Array.isArray(t.bytes) && t.bytes.every((b) => Number.isInteger(b) && b >= 0 && b < 256),
+        JSON.stringify(t));
+      const decoded = utf8OrNull(t.bytes);
+      if (decoded !== null) assert.equal(decoded, t.token, JSON.stringify(t));
+      else assert.ok(t.token.includes('\uFFFD'), JSON.stringify(t));
+    }
   }
+  // The chosen tokens' bytes, in order, are the response.
+  const all = Buffer.concat(r.logprobs.map((lp) => Buffer.from(lp.bytes)));
+  if (utf8OrNull(all) !== null) assert.equal(all.toString('utf8'), r.response);
 });

@@ -7,6 +7,7 @@
 #include <random>
 #include <string>
 
+#include "../quant/simd_levels.h"
 #include "backend/backend.h"
 #include "quant/kernels.h"
 #include "quant/quant.h"
@@ -114,7 +115,7 @@ TEST_P(MatmulTypes, SimdLevelsAgree) {
     std::vector<std::vector<float>> outs;
     std::vector<std::string> levels;
     for (const char* level : {"scalar", "avx2", "avx512"}) {
-      if (!quant::set_simd_level_for_testing(level)) continue;
+      if (!quant::testing::use_simd_level(level)) continue;
       Tensor out = f.make(n, rows);
       f.be->matmul(x, *w, nullptr, out);
       outs.push_back(f.read(out));

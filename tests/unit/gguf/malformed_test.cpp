@@ -76,7 +76,7 @@ void expect_corrupt(std::span<const uint8_t> bytes, std::initializer_list<std::s
   if (const char* dir = std::getenv("PADDOCK_GGUF_CASES_DIR")) {
     std::string contents(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     ASSERT_TRUE(atomic_write_file(std::string(dir) + "/" + sha + ".gguf", contents).ok());
-    return;
+    GTEST_SKIP() << "PADDOCK_GGUF_CASES_DIR is set: case written for ggml, not compared with ggml_verdicts.json";
   }
   auto it = ggml_verdicts().find(sha);
   // Every catalogue file must have been shown to ggml, so the comparison is never skipped.

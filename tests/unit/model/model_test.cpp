@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 
 #include "model/model.h"
+#include "quant/quant.h"
 #include "test_model.h"
+#include "util/half.h"
 
 namespace paddock {
 namespace {
@@ -293,9 +296,36 @@ TEST(ModelForward, HiddenStatesAndValidation) {
   append(b, s, tokens(18, 4), 2);
   std::vector<float> hidden(256);
   ASSERT_TRUE(m.forward_hidden(b, hidden).ok());
-  double ss = 0;
-  for (float v : hidden) ss += v * v;
-  EXPECT_GT(ss, 0.0);
+  // They are the hidden states the logits come from: the same batch through forward on a second
+  // copy of the model gives logits = output.weight (F16, [n_vocab, n_embd]) x hidden.
+  auto l2 = load_bytes(build("phi3:f16"));
+  ASSERT_TRUE(l2.ok());
+  ASSERT_TRUE(l2->model->init_kv({16, 4, false}).ok());
+  SeqState s2{{2, 3}, 0};
+  Batch b2;
+  append(b2, s2, tokens(18, 4), 2);
+  ASSERT_TRUE(l2->model->forward(b2, out).ok());
+  auto file =
+      gguf::File::parse(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(l->bytes.data()), l->bytes.size()));
+  ASSERT_TRUE(file.ok());
+  const gguf::TensorInfo* w = file->tensor("output.weight");
+  ASSERT_TRUE(w != nullptr);
+  ASSERT_EQ(w->type, static_cast<uint32_t>(quant::Type::F16));
+  ASSERT_EQ(w->ne[0], 256);
+  ASSERT_EQ(w->ne[1], m.info().n_vocab);
+  double max_logit = 0, max_err = 0;
+  for (int64_t v = 0; v < w->ne[1]; ++v) {
+    double dot = 0;
+    for (int64_t j = 0; j < 256; ++j) {
+      uint16_t h;
+      std::memcpy(&h, w->data + (v * 256 + j) * 2, 2);
+      dot += double(fp16_to_fp32(h)) * hidden[static_cast<size_t>(j)];
+    }
+    max_logit = std::max(max_logit, std::fabs(double(out[static_cast<size_t>(v)])));
+    max_err = std::max(max_err, std::fabs(dot - out[static_cast<size_t>(v)]));
+  }
+  EXPECT_GT(max_logit, 0.1);
+  EXPECT_LT(max_err, 2e-3 * max_logit) << "forward_hidden is not what forward projects to logits";
   // Out-of-range token, block id, short logits span, block table too small for the KV length.
   Batch bad = early;
   bad.tokens[0] = m.info().n_vocab;

@@ -1,7 +1,8 @@
 // Logits of our CPU forward against Hugging Face transformers (the original architecture code)
 // for random-weight llama, qwen2, qwen3, gemma2 and gemma3 models. Fixtures: tests/fixtures/hf/,
-// made by tools/hf_reference.py (transformers 5.17.0, torch 2.11.0). The same GGUF files give
-// llama.cpp the same probabilities (max abs diff < 3e-5), so the conversion conventions are right.
+// made by tools/hf_reference.py (transformers 5.17.0, torch 2.11.0), which also converts the
+// weights to GGUF the way llama.cpp's converter does; matching transformers' logits here is what
+// shows those conversion conventions (Q/K row order, gemma's norm +1) are right.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -12,10 +12,12 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "quant/quant.h"
+#include "util/sha256.h"
 
 namespace paddock::quant {
 namespace {
@@ -63,11 +65,24 @@ Segment read_segment(Reader& r, uint32_t n, uint32_t block, uint32_t type_size) 
   return s;
 }
 
+std::string recorded_sha256() {
+  std::ifstream in("../../fixtures/quant/ggml_blocks.json");
+  if (!in) throw std::runtime_error("cannot open tests/fixtures/quant/ggml_blocks.json");
+  const auto meta = nlohmann::json::parse(in);
+  if (meta.value("file", "") != "ggml_blocks.bin") throw std::runtime_error("ggml_blocks.json describes another file");
+  return meta.at("sha256").get<std::string>();
+}
+
 const Fixture& fixture() {
   static const Fixture f = [] {
     std::ifstream in("../../fixtures/quant/ggml_blocks.bin", std::ios::binary);
     if (!in) throw std::runtime_error("cannot open tests/fixtures/quant/ggml_blocks.bin");
-    Reader r(std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {}));
+    std::vector<uint8_t> data(std::istreambuf_iterator<char>(in), {});
+    // The bytes are the ones the oracle wrote (ggml_blocks.json records their sha256).
+    const std::string got = sha256_hex(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+    if (got != recorded_sha256())
+      throw std::runtime_error("ggml_blocks.bin has sha256 " + got + ", ggml_blocks.json records " + recorded_sha256());
+    Reader r(std::move(data));
     char magic[4];
     r.take(magic, 4);
     if (std::memcmp(magic, "PDQO", 4) != 0 || r.u32() != 1) throw std::runtime_error("bad fixture header");
@@ -115,6 +130,11 @@ double rel_rms(const std::vector<float>& x, const std::vector<float>& y) {
     den += double(x[i]) * x[i];
   }
   return std::sqrt(num / den);
+}
+
+TEST(GgmlOracle, FixtureIsTheFileTheOracleWrote) {
+  EXPECT_NO_THROW(fixture());  // throws on a sha256 other than ggml_blocks.json's
+  EXPECT_EQ(recorded_sha256().size(), 64u);
 }
 
 TEST(GgmlOracle, FixtureCoversEveryDequantizableType) {

@@ -10,10 +10,13 @@
 
 #include "quant/kernels.h"
 #include "quant/quant.h"
+#include "simd_levels.h"
 #include "util/half.h"
 
 namespace paddock::quant {
 namespace {
+
+using testing::use_simd_level;
 
 const Type kDotTypes[] = {Type::F32,  Type::F16,  Type::BF16, Type::Q8_0, Type::Q4_0, Type::Q4_1,
                           Type::Q5_0, Type::Q5_1, Type::Q2_K, Type::Q3_K, Type::Q4_K, Type::Q5_K,
@@ -130,7 +133,7 @@ TEST_P(Kernels, EverySimdLevelMatchesScalar) {
   (void)reference(c, 0, &abs_sum);
   int levels_run = 0;
   for (const char* level : {"avx2", "avx512"}) {
-    if (!set_simd_level_for_testing(level)) continue;
+    if (!use_simd_level(level)) continue;
     ++levels_run;
     ASSERT_STREQ(simd_level(), level);
     // activation quantization must agree too (SIMD levels may have their own quantizers)
@@ -203,7 +206,7 @@ TEST_P(Kernels, ArbitraryBytesAreSafe) {
   x[3] = NAN;
   x[9] = INFINITY;
   for (const char* level : {"scalar", "avx2", "avx512"}) {
-    if (!set_simd_level_for_testing(level)) continue;
+    if (!use_simd_level(level)) continue;
     std::vector<uint8_t> act(act_row_size(t, k));
     quantize_act_row(t, x.data(), act.data(), k);
     std::vector<float> out(static_cast<size_t>(n_rows));
@@ -226,7 +229,7 @@ TEST(KernelsBatch, CompositionDoesNotChangeResults) {
     const int64_t n_rows = 35, k = 1024;
     Case c = make_case(t, n_rows, k, 11, 21);
     for (const char* level : {"scalar", "avx2", "avx512"}) {
-      if (!set_simd_level_for_testing(level)) continue;
+      if (!use_simd_level(level)) continue;
       std::vector<std::vector<float>> solo;
       for (int a = 0; a < 11; ++a) solo.push_back(run(c, a));
       for (int n_act : {2, 7, 16, 24, 33}) {
@@ -253,7 +256,7 @@ TEST(KernelsDispatch, VeryLongRows) {
     std::vector<std::vector<float>> want;
     for (int a = 0; a < 5; ++a) want.push_back(run(c, a));
     for (const char* level : {"avx2", "avx512"}) {
-      if (!set_simd_level_for_testing(level)) continue;
+      if (!use_simd_level(level)) continue;
       std::vector<uint8_t> acts;
       const uint64_t as = act_row_size(t, k);
       for (int a = 0; a < 5; ++a) acts.insert(acts.end(), c.act[a].begin(), c.act[a].end());
@@ -270,6 +273,22 @@ TEST(KernelsDispatch, VeryLongRows) {
   }
   set_simd_level_for_testing("avx512") || set_simd_level_for_testing("avx2");
 }
+
+// Every level the CPU has (by /proc/cpuinfo) is one the tests above really run; a level it lacks
+// shows as a skipped test here. On an AVX-512 host the AVX-512 kernels can never be left untested.
+class KernelsLevel : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(KernelsLevel, RunWhereverTheCpuHasIt) {
+  const char* level = GetParam();
+  if (testing::cpuinfo_flags().empty()) GTEST_SKIP() << "no /proc/cpuinfo flags to tell which levels this CPU has";
+  if (!testing::cpu_has_level(level)) GTEST_SKIP() << "this CPU lacks " << level << ": its kernels are not tested here";
+  EXPECT_TRUE(set_simd_level_for_testing(level)) << "this CPU has " << level << " but the dispatcher refuses it";
+  EXPECT_STREQ(simd_level(), level);
+  set_simd_level_for_testing("avx512") || set_simd_level_for_testing("avx2");
+}
+
+INSTANTIATE_TEST_SUITE_P(Levels, KernelsLevel, ::testing::Values("avx2", "avx512"),
+                         [](const auto& info) { return std::string(info.param); });
 
 TEST(KernelsDispatch, LevelsAndActTypes) {
   const std::string best = simd_level();

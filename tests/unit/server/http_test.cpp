@@ -210,12 +210,26 @@ TEST(Http, SlowHeadersGet408) {
   EXPECT_TRUE(c.wait_closed());
 }
 
+// Quietly: the server closes without writing a byte (no 408 to a client that asked nothing), both
+// on a connection that never sent anything and on a keep-alive one after its response.
 TEST(Http, IdleConnectionIsClosedQuietly) {
   HttpLimits lim;
-  lim.header_timeout_ms = 200;
+  lim.header_timeout_ms = 300;
   Fixture f(lim);
-  RawClient c(f.port());
-  EXPECT_TRUE(c.wait_closed(3000));
+  {
+    RawClient c(f.port());
+    std::string got = c.read_until("\x01\x02never", 10000);  // everything until the close
+    EXPECT_TRUE(c.wait_closed(0)) << "still open";
+    EXPECT_EQ(got, "") << "an idle connection was answered";
+  }
+  {
+    RawClient c(f.port());
+    c.send("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_NE(c.read_response().find("HTTP/1.1 200 OK"), std::string::npos);
+    std::string got = c.read_until("\x01\x02never", 10000);
+    EXPECT_TRUE(c.wait_closed(0)) << "still open";
+    EXPECT_EQ(got, "") << "an idle keep-alive connection was answered";
+  }
 }
 
 TEST(Http, ClientDisconnectIsReported) {
@@ -392,23 +406,42 @@ TEST(HttpSink, DisconnectMidBodyDestroysTheSink) {
   EXPECT_EQ(f.handled.load(), 0);
 }
 
+// Uploads are bound by the idle time between reads, not by body_timeout_ms. No step depends on
+// the machine being fast: waits for the server are waits for what it did (bytes the sink got),
+// and the one sleep only has to last at least as long as something (sleep_for never returns early).
+TEST(HttpSink, UploadOutlivesBodyTimeoutWhileBytesArrive) {
+  HttpLimits lim;
+  lim.upload_prefix = "/up/";
+  lim.upload_idle_timeout_ms = 600000;  // never reached here
+  lim.body_timeout_ms = 1;              // would end any upload at once if it applied to sink bodies
+  SinkFixture f(lim);
+  RawClient c(f.srv->port());
+  c.send("POST /up/x HTTP/1.1\r\nHost: x\r\nContent-Length: 30\r\n\r\naaaaa");
+  for (int i = 0; i < 3000 && f.bytes.load() < 5; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(f.bytes.load(), 5u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // 50x body_timeout_ms since the header
+  c.send(std::string(25, 'a'));
+  std::string r = c.read_response(30000);
+  EXPECT_NE(r.find("HTTP/1.1 201"), std::string::npos) << r;
+  EXPECT_NE(r.find("sink 30 0"), std::string::npos) << r;
+  EXPECT_EQ(f.handled.load(), 1);
+}
+
+// The idle timeout itself: the header and 15 of 30 bytes come in one segment, then nothing.
 TEST(HttpSink, IdleUploadTimesOutWith408) {
   HttpLimits lim;
   lim.upload_prefix = "/up/";
-  lim.upload_idle_timeout_ms = 300;
-  lim.body_timeout_ms = 100;  // not used for sink bodies: progress keeps them alive
+  lim.upload_idle_timeout_ms = 100;
   SinkFixture f(lim);
   RawClient c(f.srv->port());
-  c.send("POST /up/x HTTP/1.1\r\nHost: x\r\nContent-Length: 30\r\n\r\n");
-  for (int i = 0; i < 3; ++i) {  // 600 ms in all, longer than body_timeout_ms, but never idle for 300
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
-    c.send("aaaaa");
-  }
-  std::string r = c.read_response(3000);
+  c.send("POST /up/x HTTP/1.1\r\nHost: x\r\nContent-Length: 30\r\n\r\n" + std::string(15, 'a'));
+  std::string r = c.read_response(30000);
   EXPECT_NE(r.find("HTTP/1.1 408"), std::string::npos) << r;
-  for (int i = 0; i < 300 && f.alive.load() != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_EQ(f.alive.load(), 0);
+  EXPECT_TRUE(c.wait_closed(30000));
+  for (int i = 0; i < 3000 && f.alive.load() != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(f.alive.load(), 0);  // the sink (and what it held) is gone
   EXPECT_EQ(f.bytes.load(), 15u);
+  EXPECT_EQ(f.handled.load(), 0);
 }
 
 }  // namespace

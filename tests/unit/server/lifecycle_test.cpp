@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <random>
 #include <thread>
 
@@ -54,13 +55,31 @@ TEST(Workers, StopJoinsRunningJobsAndRefusesNewOnes) {
   EXPECT_EQ(w.running(), 0u);
 }
 
+// A finished job's thread is joined and dropped at the next spawn, so a server that runs many jobs
+// holds only the threads of those still running.
 TEST(Workers, FinishedJobsAreReaped) {
   Workers w;
-  std::atomic<int> n{0};
-  for (int i = 0; i < 50; ++i) ASSERT_TRUE(w.spawn([&] { n++; }));
-  for (int i = 0; i < 200 && n.load() < 50; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  EXPECT_EQ(n.load(), 50);
-  EXPECT_EQ(w.running(), 0u);
+  std::promise<void> go;
+  std::shared_future<void> gate = go.get_future().share();
+  // 50 jobs held at a gate: none can finish (or be reaped) while they are spawned.
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(w.spawn([gate] { gate.wait(); }));
+  EXPECT_EQ(w.running(), 50u);
+  EXPECT_EQ(w.tracked(), 50u);
+  go.set_value();
+  // running() counts jobs not marked done (marked after the job returns): wait for that event,
+  // not for a counter the jobs bump before they are marked.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (w.running() != 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  ASSERT_EQ(w.running(), 0u);
+  EXPECT_EQ(w.tracked(), 50u);  // finished, their threads not yet joined
+  std::promise<void> go2;
+  std::shared_future<void> gate2 = go2.get_future().share();
+  ASSERT_TRUE(w.spawn([gate2] { gate2.wait(); }));
+  EXPECT_EQ(w.tracked(), 1u) << "spawn did not reap the 50 finished threads";
+  EXPECT_EQ(w.running(), 1u);
+  go2.set_value();
+  w.stop_and_join();
+  EXPECT_EQ(w.tracked(), 0u);
 }
 
 TEST(Config, Sizes) {
