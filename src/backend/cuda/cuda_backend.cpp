@@ -36,6 +36,7 @@ static_assert(static_cast<uint32_t>(Type::Q4_K) == static_cast<uint32_t>(quant::
 namespace {
 
 constexpr size_t kTileBytes = size_t{64} << 20;  // F16 weight tile for the cuBLAS path
+constexpr int64_t kMaxFusedRows = 64;             // up to here, groups of the fused kernel
 
 Type wtype(quant::Type t) { return static_cast<Type>(static_cast<uint32_t>(t)); }
 const float* fptr(const Weight* w) { return w != nullptr ? static_cast<const float*>(w->data) : nullptr; }
@@ -407,10 +408,20 @@ void CudaBackend::gather_logit_rows(const Tensor& x, const Tensor& out) {
 void CudaBackend::matmul(const Tensor& x, const Weight& w, const Weight* bias, const Tensor& out) {
   if (replaying()) return;
   if (x.rows == 0) return;
-  if (x.rows <= kMaxSmallRows)
+  if (x.rows <= kMaxSmallRows) {
     matmul_small(x, w, bias, out);
-  else
+  } else if (x.rows <= kMaxFusedRows) {
+    // Short prompt chunks: the fused kernel over groups of rows, with the CPU's exact activation
+    // rounding (cuBLAS would round activations and weights to F16).
+    for (int64_t r0 = 0; r0 < x.rows; r0 += kMaxSmallRows) {
+      const int64_t nr = std::min<int64_t>(kMaxSmallRows, x.rows - r0);
+      const Tensor xr{x.f32() + r0 * x.stride, x.dtype, nr, x.cols, x.stride};
+      const Tensor orow{out.f32() + r0 * out.stride, out.dtype, nr, out.cols, out.stride};
+      matmul_small(xr, w, bias, orow);
+    }
+  } else {
     matmul_blas(x, w, bias, out);
+  }
 }
 
 void CudaBackend::matmul_multi(const Tensor& x, std::span<const MatmulJob> jobs) {
@@ -449,7 +460,19 @@ void CudaBackend::matmul_blas(const Tensor& x, const Weight& w, const Weight* bi
     const bool bf = w.type == quant::Type::BF16;
     void* xh = scratch(0, static_cast<size_t>(n * K) * 2);
     if (xh == nullptr) return;
-    launch_convert_rows(x.f32(), x.stride, n, K, bf, xh, stream_);
+    // Quantized weights: the activations first take the CPU's (and llama.cpp's) Q8 rounding, so
+    // prefill differs from the CPU only by the F16 products, not by a different rounding.
+    const float* xs = x.f32();
+    int64_t xstride = x.stride;
+    const ActRound ar = act_round_for(wtype(w.type));
+    if (ar == ActRound::kQ8_0 || ar == ActRound::kQ8_K) {
+      auto* tmp = static_cast<float*>(scratch(3, static_cast<size_t>(n * K) * 4));
+      if (tmp == nullptr) return;
+      launch_round_act(ar, xs, xstride, n, K, tmp, stream_);
+      xs = tmp;
+      xstride = K;
+    }
+    launch_convert_rows(xs, xstride, n, K, bf, xh, stream_);
     check_launch("matmul (convert activations)");
     const cudaDataType_t dt = bf ? CUDA_R_16BF : CUDA_R_16F;
     const bool direct = w.type == quant::Type::F16 || bf;
