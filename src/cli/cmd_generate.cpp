@@ -13,10 +13,7 @@
 #include "cli/model_open.h"
 #include "engine/engine.h"
 #include "model/model.h"
-#if __has_include("store/store.h")
 #include "store/store.h"
-#define PADDOCK_HAVE_STORE 1
-#endif
 
 namespace paddock::cli {
 
@@ -26,14 +23,10 @@ Result<OpenedModel> open_model_file(const std::string& file_or_name) {
   if (std::filesystem::is_regular_file(file_or_name, ec)) {
     m.path = file_or_name;
   } else {
-#ifdef PADDOCK_HAVE_STORE
     ASSIGN_OR_RETURN(auto store, store::Store::open(default_models_dir(), false));
     auto shown = store.show(file_or_name);
     if (!shown.ok()) return shown.error().wrap("model '" + file_or_name + "'");
     m.path = shown->model_path;
-#else
-    return make_error(ErrorCode::kNotFound, "model file '{}' not found", file_or_name);
-#endif
   }
   auto f = gguf::File::open(m.path);
   if (!f.ok()) return f.error().wrap(m.path);

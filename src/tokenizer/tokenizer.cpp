@@ -44,12 +44,8 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_file(const std::string& path)
     f.read(magic, 4);
   }
   if (std::string_view(magic, 4) == "GGUF") {
-#ifdef PADDOCK_HAVE_GGUF
     ASSIGN_OR_RETURN(gguf::File file, gguf::File::open(path));
     return from_gguf(file);
-#else
-    return make_error(ErrorCode::kUnsupported, "{}: this build has no GGUF reader", path);
-#endif
   }
   ASSIGN_OR_RETURN(std::string tj, read_file(path, size_t{1} << 30));
   std::string cj;
