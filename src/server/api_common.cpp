@@ -273,4 +273,10 @@ int http_status(const Error& e) {
   }
 }
 
+std::string name_error(const Error& e) {
+  static constexpr std::string_view kPrefix = "invalid model name";
+  const std::string& m = e.message();
+  return m.rfind(kPrefix, 0) == 0 ? m : std::string(kPrefix) + ": " + m;
+}
+
 }  // namespace paddock::server

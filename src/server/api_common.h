@@ -65,5 +65,8 @@ int64_t now_unix_ns();
 
 // HTTP status for an error from a lower layer.
 int http_status(const Error& e);
+// "invalid model name: <why>" for a name the validator refused, said once (the store's own
+// messages may already carry the prefix).
+std::string name_error(const Error& e);
 
 }  // namespace paddock::server

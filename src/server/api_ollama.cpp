@@ -415,7 +415,7 @@ void handle_show(App& app, HttpRequest& req, const ExPtr& ex) {
   if (!err.empty()) return send_error(*ex, 400, err);
   if (name.empty()) return send_error(*ex, 400, "model is required");
   if (auto st = app.catalog->validate_name(name); !st.ok())
-    return send_error(*ex, 400, "invalid model name: " + st.error().message());
+    return send_error(*ex, 400, name_error(st.error()));
   auto r = app.catalog->show(name, verbose.value_or(false));
   if (!r.ok()) {
     if (r.error().code() == ErrorCode::kNotFound) return send_error(*ex, 404, fmt::format("model '{}' not found", name));
@@ -460,7 +460,7 @@ void handle_copy(App& app, HttpRequest& req, const ExPtr& ex) {
   if (!src || src->empty() || !dst || dst->empty()) return send_error(*ex, 400, "source and destination are required");
   for (auto* n : {&*src, &*dst})
     if (auto st = app.catalog->validate_name(*n); !st.ok())
-      return send_error(*ex, 400, "invalid model name: " + st.error().message());
+      return send_error(*ex, 400, name_error(st.error()));
   auto st = app.catalog->copy(*src, *dst);
   if (!st.ok()) {
     if (st.error().code() == ErrorCode::kNotFound) return send_error(*ex, 404, fmt::format("model '{}' not found", *src));
@@ -476,7 +476,7 @@ void handle_delete(App& app, HttpRequest& req, const ExPtr& ex) {
   if (!err.empty()) return send_error(*ex, 400, err);
   if (name.empty()) return send_error(*ex, 400, "model is required");
   if (auto st = app.catalog->validate_name(name); !st.ok())
-    return send_error(*ex, 400, "invalid model name: " + st.error().message());
+    return send_error(*ex, 400, name_error(st.error()));
   if (auto r = app.catalog->resolve(name, app.cfg.num_ctx, app.cfg.num_parallel); r.ok())
     app.mgr->unload(r->ref.model_path);
   auto st = app.catalog->remove(name);
@@ -495,7 +495,7 @@ void handle_create(App& app, HttpRequest& req, const ExPtr& ex) {
   if (!err.empty()) return send_error(*ex, 400, err);
   if (name.empty()) return send_error(*ex, 400, "model is required");
   if (auto st = app.catalog->validate_name(name); !st.ok())
-    return send_error(*ex, 400, "invalid model name: " + st.error().message());
+    return send_error(*ex, 400, name_error(st.error()));
   if (body.contains("path") && !body["path"].is_null())
     return send_error(*ex, 400, "'path' is not supported: upload files with /api/blobs and name them in 'files'");
   bool streaming = stream.value_or(true);

@@ -456,7 +456,7 @@ void handle_models(App& app, const std::string& p, const ExPtr& ex) {
   auto id = percent_decode(p.substr(11));
   if (!id) return send_openai_error(*ex, 400, "invalid model name: bad percent-encoding", "model");
   auto st = app.catalog->validate_name(*id);
-  if (!st.ok()) return send_openai_error(*ex, 400, "invalid model name: " + st.error().message(), "model");
+  if (!st.ok()) return send_openai_error(*ex, 400, name_error(st.error()), "model");
   auto r = app.catalog->resolve(*id, app.cfg.num_ctx, app.cfg.num_parallel);
   if (!r.ok()) return send_openai_error(*ex, 404, fmt::format("model \"{}\" not found", *id), "model");
   for (auto& e : *list)

@@ -209,7 +209,7 @@ size_t Workers::tracked() const {
 Result<Resolved> resolve_model(App& app, const std::string& name) {
   if (name.empty()) return make_error(ErrorCode::kInvalidArgument, "model is required");
   auto st = app.catalog->validate_name(name);
-  if (!st.ok()) return make_error(ErrorCode::kInvalidArgument, "invalid model name: {}", st.error().message());
+  if (!st.ok()) return make_error(ErrorCode::kInvalidArgument, "{}", name_error(st.error()));
   auto r = app.catalog->resolve(name, app.cfg.num_ctx, app.cfg.num_parallel);
   if (!r.ok() && r.error().code() == ErrorCode::kNotFound)
     return make_error(ErrorCode::kNotFound, "model \"{}\" not found, try pulling it first", name);
