@@ -234,11 +234,8 @@ Status CudaBackend::set_step(const Batch& b) {
   int32_t* h = step_host_;
   std::memcpy(h, b.tokens.data(), nt * 4);
   std::memcpy(h + nt, b.positions.data(), nt * 4);
-  int32_t max_kv = 0;
-  for (size_t s = 0; s < ns; ++s) {
+  for (size_t s = 0; s < ns; ++s)
     for (int32_t t = b.seq_start[s]; t < b.seq_start[s + 1]; ++t) h[2 * nt + t] = static_cast<int32_t>(s);
-    max_kv = std::max(max_kv, b.seq_kv_len[s]);
-  }
   std::memcpy(h + 3 * nt, b.seq_kv_len.data(), ns * 4);
   std::memcpy(h + 3 * nt + ns, b.block_tables.data(), nbt * 4);
   std::memcpy(h + 3 * nt + ns + nbt, b.logit_rows.data(), nl * 4);
@@ -253,7 +250,6 @@ Status CudaBackend::set_step(const Batch& b) {
   step_.n_seqs = static_cast<int32_t>(ns);
   step_.max_blocks = b.max_blocks;
   step_.n_logit_rows = static_cast<int32_t>(nl);
-  max_kv_len_ = max_kv;
   if (!err_.ok()) return err_;
   // Same shape, same kernels: only the uploaded arrays differ (the arrays' addresses are fixed).
   key_ = ShapeKey{step_.n_tokens, step_.n_seqs, step_.max_blocks, step_.n_logit_rows};

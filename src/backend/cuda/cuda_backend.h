@@ -75,7 +75,6 @@ class CudaBackend final : public Backend {
   int32_t* step_host_ = nullptr;           // pinned staging
   size_t step_cap_ = 0;                    // int32 capacity of both
   DevStep step_;
-  int32_t max_kv_len_ = 0;
   std::vector<std::pair<void*, size_t>> scratch_;  // per slot: pointer, bytes
 
   enum class Mode { kEager, kCapture, kReplay };
