@@ -87,6 +87,7 @@ Status CudaBackend::init() {
   cudaGetDeviceProperties(&prop, device_);
   name_ = std::string("cuda:") + std::to_string(device_) + "/" + prop.name;
   if (const char* g = std::getenv("PADDOCK_CUDA_GRAPHS"); g != nullptr && std::string(g) == "0") graphs_enabled_ = false;
+  if (const char* g = std::getenv("PADDOCK_CUDA_MMVQ"); g != nullptr && std::string(g) == "0") mmvq_enabled_ = false;
   return Status::Ok();
 }
 
@@ -404,7 +405,12 @@ void CudaBackend::gather_logit_rows(const Tensor& x, const Tensor& out) {
 void CudaBackend::matmul(const Tensor& x, const Weight& w, const Weight* bias, const Tensor& out) {
   if (replaying()) return;
   if (x.rows == 0) return;
-  if (x.rows <= kMaxSmallRows) {
+  const Type t = wtype(w.type);
+  if (x.rows <= kMaxFusedRows && mmvq_supported(t) && mmvq_enabled_) {
+    const QuantAct qa = quant_act(x, act_round_for(t));
+    const MatmulJob job{&w, bias, out};
+    if (qa.q != nullptr) matmul_q(qa, x.rows, {&job, 1});
+  } else if (x.rows <= kMaxSmallRows) {
     matmul_small(x, w, bias, out);
   } else if (x.rows <= kMaxFusedRows) {
     // Short prompt chunks: the fused kernel over groups of rows, with the CPU's exact activation
@@ -421,7 +427,53 @@ void CudaBackend::matmul(const Tensor& x, const Weight& w, const Weight* bias, c
 }
 
 void CudaBackend::matmul_multi(const Tensor& x, std::span<const MatmulJob> jobs) {
-  for (const MatmulJob& j : jobs) matmul(x, *j.w, j.bias, j.out);
+  if (replaying()) return;
+  if (x.rows == 0) return;
+  // Jobs sharing x (Q/K/V, gate/up) quantize it once per activation format, and neighbours of
+  // one weight type run as one launch.
+  QuantAct acts[2] = {};
+  for (size_t i = 0; i < jobs.size();) {
+    const Type t = wtype(jobs[i].w->type);
+    if (x.rows > kMaxFusedRows || !mmvq_supported(t) || !mmvq_enabled_) {
+      matmul(x, *jobs[i].w, jobs[i].bias, jobs[i].out);
+      ++i;
+      continue;
+    }
+    size_t e = i + 1;
+    while (e < jobs.size() && e - i < kMaxMmvqJobs && jobs[e].w->type == jobs[i].w->type) ++e;
+    const ActRound ar = act_round_for(t);
+    QuantAct& qa = acts[ar == ActRound::kQ8_K ? 1 : 0];
+    if (qa.q == nullptr) qa = quant_act(x, ar);
+    if (qa.q != nullptr) matmul_q(qa, x.rows, jobs.subspan(i, e - i));
+    i = e;
+  }
+}
+
+CudaBackend::QuantAct CudaBackend::quant_act(const Tensor& x, ActRound ar) {
+  const int64_t n = x.rows, K = x.cols;
+  const size_t qbytes = (static_cast<size_t>(n * K) + 255) / 256 * 256;
+  void* base = scratch(ar == ActRound::kQ8_K ? 5 : 4, qbytes + static_cast<size_t>(n * (K / 32)) * 4);
+  if (base == nullptr) return {};
+  QuantAct qa{static_cast<int8_t*>(base), reinterpret_cast<float*>(static_cast<uint8_t*>(base) + qbytes)};
+  launch_quant_act(ar, x.f32(), x.stride, n, K, qa.q, qa.d, stream_);
+  check_launch("matmul (quantize activations)");
+  return qa;
+}
+
+void CudaBackend::matmul_q(const QuantAct& qa, int64_t n, std::span<const MatmulJob> jobs) {
+  const int64_t K = jobs[0].w->cols;
+  for (int64_t r0 = 0; r0 < n; r0 += kMaxSmallRows) {
+    const int nr = static_cast<int>(std::min<int64_t>(kMaxSmallRows, n - r0));
+    MmvqJobs mj{};
+    mj.count = static_cast<int>(jobs.size());
+    for (size_t j = 0; j < jobs.size(); ++j) {
+      const MatmulJob& job = jobs[j];
+      mj.job[j] = {job.w->data, job.w->row_bytes, job.w->rows, fptr(job.bias), job.out.f32() + r0 * job.out.stride,
+                   job.out.stride};
+    }
+    launch_mmvq(wtype(jobs[0].w->type), mj, K, qa.q + r0 * K, qa.d + r0 * (K / 32), nr, stream_);
+  }
+  check_launch("matmul (integer dot)");
 }
 
 void CudaBackend::matmul_small(const Tensor& x, const Weight& w, const Weight* bias, const Tensor& out) {

@@ -56,6 +56,14 @@ class CudaBackend final : public Backend {
  private:
   // Device scratch of at least `bytes` (grown, never shrunk; contents undefined).
   void* scratch(size_t which, size_t bytes);
+  // Activations quantized for the integer matmul (scratch; valid until the next quant_act of
+  // the same format).
+  struct QuantAct {
+    int8_t* q = nullptr;  // [n, K]
+    float* d = nullptr;   // [n, K / 32]
+  };
+  QuantAct quant_act(const Tensor& x, ActRound ar);
+  void matmul_q(const QuantAct& qa, int64_t n, std::span<const MatmulJob> jobs);  // jobs: one weight type, <= kMaxMmvqJobs
   void matmul_small(const Tensor& x, const Weight& w, const Weight* bias, const Tensor& out);
   void matmul_blas(const Tensor& x, const Weight& w, const Weight* bias, const Tensor& out);
   // Graphs: a step shape seen twice is captured on its third run and replayed after, so its
@@ -80,6 +88,7 @@ class CudaBackend final : public Backend {
   enum class Mode { kEager, kCapture, kReplay };
   Mode mode_ = Mode::kEager;
   bool graphs_enabled_ = true;  // PADDOCK_CUDA_GRAPHS=0 turns them off
+  bool mmvq_enabled_ = true;    // PADDOCK_CUDA_MMVQ=0: quantized decode through the float kernel (comparisons)
   ShapeKey key_{};
   std::map<ShapeKey, int> seen_;
   std::map<ShapeKey, cudaGraphExec_t> graphs_;

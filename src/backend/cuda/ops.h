@@ -73,6 +73,31 @@ ActRound act_round_for(Type t);
 // out[n, K] (contiguous) = x rounded through `r`.
 void launch_round_act(ActRound r, const float* x, int64_t xs, int64_t n, int64_t K, float* out, cudaStream_t st);
 
+// mmvq.cu: the integer decode matmul for quantized weights (every type but F32/F16/BF16).
+bool mmvq_supported(Type t);
+// x rows to int8 [n, K] (contiguous) with one float scale per 32 elements ([n, K / 32]), rounded
+// as `r` (kQ8_0 or kQ8_K) rounds them.
+void launch_quant_act(ActRound r, const float* x, int64_t xs, int64_t n, int64_t K, int8_t* q, float* d,
+                      cudaStream_t st);
+// Up to kMaxMmvqJobs weights of one type multiplied by the same activations in one launch
+// (Q/K/V, gate/up): out_j[n, R_j] (row stride os_j) = act · W_jᵀ (+ bias_j).
+struct MmvqJob {
+  const void* w;
+  uint64_t row_bytes;
+  int64_t R;
+  const float* bias;  // [R] or null
+  float* out;
+  int64_t os;
+};
+constexpr int kMaxMmvqJobs = 4;
+struct MmvqJobs {
+  MmvqJob job[kMaxMmvqJobs];
+  int first_block[kMaxMmvqJobs];  // set by launch_mmvq
+  int count;
+};
+// act from launch_quant_act with the weights' act_round_for; n <= kMaxSmallRows.
+void launch_mmvq(Type t, const MmvqJobs& jobs, int64_t K, const int8_t* q, const float* d, int n, cudaStream_t st);
+
 // attention.cu
 constexpr int kMaxHeadDim = 256;
 // K or V rows of the step into the paged cache (q8 = Q8_0 blocks, else F16).

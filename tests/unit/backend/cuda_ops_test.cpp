@@ -213,6 +213,40 @@ TEST_P(CudaMatmul, MatchesDoubleReferenceInEveryShapeClass) {
 INSTANTIATE_TEST_SUITE_P(Types, CudaMatmul, ::testing::ValuesIn(weight_types()),
                          [](const auto& info) { return std::string(quant::type_info(info.param)->name); });
 
+// matmul_multi quantizes the shared activations once per format (Q8_K for the K-quants, Q8_0
+// for the others) and reuses them across its jobs: every job equals its own matmul, whatever
+// the order of formats.
+TEST(CudaOps, MatmulMultiEqualsSeparateMatmuls) {
+  using T = quant::Type;
+  constexpr int64_t K = 512;
+  Pair p;
+  if (!p.gpu.be) return;
+  const T types[] = {T::Q4_K, T::Q8_0, T::Q6_K, T::F16, T::Q4_0, T::Q5_K};
+  const int64_t rows[] = {70, 33, 64, 20, 96, 8};
+  std::vector<Weight> ws;
+  for (size_t i = 0; i < std::size(types); ++i) {
+    const HostWeight hw = make_weight(types[i], rows[i], K, 40 + static_cast<uint32_t>(i));
+    ws.push_back(p.gpu.weight(types[i], rows[i], K, hw.bytes.data()));
+  }
+  for (int64_t n : {1, 5, 40}) {
+    const auto xv = randv(static_cast<size_t>(n * K), 50 + static_cast<uint32_t>(n));
+    const Tensor x = p.gpu.make(n, K, xv);
+    std::vector<Tensor> multi, single;
+    std::vector<Backend::MatmulJob> jobs;
+    for (size_t i = 0; i < ws.size(); ++i) {
+      multi.push_back(p.gpu.make(n, rows[i]));
+      single.push_back(p.gpu.make(n, rows[i]));
+      jobs.push_back({&ws[i], nullptr, multi.back()});
+    }
+    p.gpu.be->matmul_multi(x, jobs);
+    for (size_t i = 0; i < ws.size(); ++i) p.gpu.be->matmul(x, ws[i], nullptr, single[i]);
+    p.done();
+    for (size_t i = 0; i < ws.size(); ++i)
+      EXPECT_EQ(p.gpu.read(multi[i]), p.gpu.read(single[i]))
+          << quant::type_info(types[i])->name << " job " << i << " n=" << n;
+  }
+}
+
 class CudaEmbed : public ::testing::TestWithParam<quant::Type> {};
 
 TEST_P(CudaEmbed, EqualsTheCpuGather) {
