@@ -101,6 +101,9 @@ class Backend {
   // (default cols) are normalised separately: per-head q/k norm uses group = head_dim.
   virtual void rms_norm(const Tensor& x, const Weight* w, float eps, const Tensor& out, int64_t group = 0) = 0;
   virtual void layer_norm(const Tensor& x, const Weight* w, const Weight* b, float eps, const Tensor& out) = 0;
+  // The residual add fused with the next norm: x += delta, then out = rms_norm(x) * w (whole
+  // rows); out may alias x (the final norm), not delta. Equal to add() then rms_norm().
+  virtual void add_rms_norm(const Tensor& x, const Tensor& delta, const Weight* w, float eps, const Tensor& out) = 0;
   // out[n, w.rows] = x[n, w.cols] · wᵀ (+ bias). x and out must not alias.
   virtual void matmul(const Tensor& x, const Weight& w, const Weight* bias, const Tensor& out) = 0;
   // Several matmuls of one input (q/k/v, gate/up): the input is converted once per activation

@@ -246,6 +246,13 @@ void CpuBackend::add(const Tensor& a, const Tensor& b2, const Tensor& out) {
   });
 }
 
+void CpuBackend::add_rms_norm(const Tensor& x, const Tensor& delta, const Weight* w, float eps, const Tensor& out) {
+  // Two passes over memory the CPU reads at cache speed anyway; the fusion pays on devices where
+  // each op is a launch.
+  add(x, delta, x);
+  rms_norm(x, w, eps, out, 0);
+}
+
 void CpuBackend::scale(const Tensor& x, float s) {
   for (int64_t r = 0; r < x.rows; ++r) {
     float* xi = x.f32() + r * x.stride;

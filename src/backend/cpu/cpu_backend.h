@@ -33,6 +33,7 @@ class CpuBackend final : public Backend {
                  const AttnParams& p, const Tensor& out) override;
   void glu(const Tensor& gate, const Tensor& up, Act act, const Tensor& out) override;
   void add(const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void add_rms_norm(const Tensor& x, const Tensor& delta, const Weight* w, float eps, const Tensor& out) override;
   void scale(const Tensor& x, float s) override;
   void softcap(const Tensor& x, float cap) override;
   void gather_logit_rows(const Tensor& x, const Tensor& out) override;

@@ -313,6 +313,14 @@ void CudaBackend::rms_norm(const Tensor& x, const Weight* w, float eps, const Te
   check_launch("rms_norm");
 }
 
+void CudaBackend::add_rms_norm(const Tensor& x, const Tensor& delta, const Weight* w, float eps, const Tensor& out) {
+  if (replaying()) return;
+  if (x.rows == 0) return;
+  launch_add_rms_norm(x.f32(), x.stride, delta.f32(), delta.stride, fptr(w), eps, out.f32(), out.stride, x.rows,
+                      x.cols, stream_);
+  check_launch("add_rms_norm");
+}
+
 void CudaBackend::layer_norm(const Tensor& x, const Weight* w, const Weight* b, float eps, const Tensor& out) {
   if (replaying()) return;
   if (x.rows == 0) return;

@@ -18,6 +18,25 @@ __global__ void k_rms_norm(const float* x, int64_t xs, const float* w, float eps
   for (int64_t c = threadIdx.x; c < group; c += blockDim.x) oi[c] = xi[c] * sc * (w != nullptr ? w[c] : 1.0f);
 }
 
+// grid rows: the residual add, then the norm of the sum. Each thread reads back only the
+// elements it wrote, so o may alias x.
+__global__ void k_add_rms_norm(float* x, int64_t xs, const float* d, int64_t ds, const float* w, float eps, float* o,
+                               int64_t os, int64_t cols) {
+  const int64_t r = blockIdx.x;
+  float* xi = x + r * xs;
+  const float* di = d + r * ds;
+  float ss = 0.0f;
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+    const float v = xi[c] + di[c];
+    xi[c] = v;
+    ss += v * v;
+  }
+  ss = block_sum(ss);
+  const float sc = rsqrtf(ss / static_cast<float>(cols) + eps);
+  float* oi = o + r * os;
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) oi[c] = xi[c] * sc * (w != nullptr ? w[c] : 1.0f);
+}
+
 __global__ void k_layer_norm(const float* x, int64_t xs, const float* w, const float* b, float eps, float* o, int64_t os,
                              int64_t cols) {
   const int64_t r = blockIdx.x;
@@ -80,6 +99,11 @@ void launch_rms_norm(const float* x, int64_t xs, const float* w, float eps, floa
                      int64_t cols, int64_t group, cudaStream_t st) {
   const dim3 grid(static_cast<unsigned>(rows), static_cast<unsigned>(cols / group));
   k_rms_norm<<<grid, threads_for(group), 0, st>>>(x, xs, w, eps, o, os, group);
+}
+
+void launch_add_rms_norm(float* x, int64_t xs, const float* d, int64_t ds, const float* w, float eps, float* o,
+                         int64_t os, int64_t rows, int64_t cols, cudaStream_t st) {
+  k_add_rms_norm<<<rows, threads_for(cols), 0, st>>>(x, xs, d, ds, w, eps, o, os, cols);
 }
 
 void launch_layer_norm(const float* x, int64_t xs, const float* w, const float* b, float eps, float* o, int64_t os,

@@ -44,6 +44,9 @@ void launch_gather_rows(const float* x, int64_t xs, const DevStep& s, float* o, 
 // norm_rope.cu
 void launch_rms_norm(const float* x, int64_t xs, const float* w, float eps, float* o, int64_t os, int64_t rows,
                      int64_t cols, int64_t group, cudaStream_t st);
+// x += d, then o = rms_norm(x) * w (o may alias x).
+void launch_add_rms_norm(float* x, int64_t xs, const float* d, int64_t ds, const float* w, float eps, float* o,
+                         int64_t os, int64_t rows, int64_t cols, cudaStream_t st);
 void launch_layer_norm(const float* x, int64_t xs, const float* w, const float* b, float eps, float* o, int64_t os,
                        int64_t rows, int64_t cols, cudaStream_t st);
 struct RopeArgs {

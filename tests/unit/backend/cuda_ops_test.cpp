@@ -298,6 +298,12 @@ TEST(CudaOps, NormsAndElementwiseEqualTheCpu) {
   both("glu silu", 1e-5, [&](Backend& be, Tensor a, Tensor b2, Tensor o, bool) { be.glu(a, b2, Act::kSilu, o); });
   both("glu gelu", 1e-5, [&](Backend& be, Tensor a, Tensor b2, Tensor o, bool) { be.glu(a, b2, Act::kGeluTanh, o); });
   both("add", 1e-6, [&](Backend& be, Tensor a, Tensor b2, Tensor o, bool) { be.add(a, b2, o); });
+  both("add_rms_norm", 1e-5, [&](Backend& be, Tensor a, Tensor b2, Tensor o, bool g) {
+    be.add_rms_norm(a, b2, g ? &wg : &wc, 1e-6f, o);
+  });
+  both("add_rms_norm into x", 1e-5, [&](Backend& be, Tensor a, Tensor b2, Tensor, bool g) {
+    be.add_rms_norm(a, b2, g ? &wg : &wc, 1e-6f, a);
+  });
   both("scale", 1e-6, [&](Backend& be, Tensor a, Tensor, Tensor, bool) { be.scale(a, -0.3f); });
   both("softcap", 1e-6, [&](Backend& be, Tensor a, Tensor, Tensor, bool) { be.softcap(a, 2.5f); });
   both("add_bias", 1e-6, [&](Backend& be, Tensor a, Tensor, Tensor, bool g) { be.add_bias(a, g ? bg : bc); });
