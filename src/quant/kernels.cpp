@@ -186,7 +186,7 @@ void fill_scalar(KernelTable* t) {
 
 namespace {
 
-enum class Level { kScalar, kAvx2, kAvx512 };
+using Level = SimdLevel;
 
 bool cpu_has(Level l) {
 #if defined(__x86_64__) && defined(PADDOCK_QUANT_X86)
@@ -307,6 +307,8 @@ void dot_rows_multi(Type weight, const void* w, uint64_t w_stride, int64_t n_row
   else
     dot_multi_by_rows(t.dot[id], w, w_stride, n_rows, act, act_stride, n_act, k, out, out_stride);
 }
+
+SimdLevel simd_level_id() { return state().level; }
 
 const char* simd_level() {
   switch (state().level) {

@@ -33,7 +33,11 @@ void dot_rows(Type weight, const void* w, uint64_t w_stride, int64_t n_rows, con
 void dot_rows_multi(Type weight, const void* w, uint64_t w_stride, int64_t n_rows, const void* act,
                     uint64_t act_stride, int64_t n_act, int64_t k, float* out, int64_t out_stride);
 
-// The SIMD level in use: "avx512" | "avx2" | "scalar".
+// The SIMD level in use, for the whole CPU side (these kernels and backend/cpu's alike): chosen
+// once at start-up, the best the CPU has or lower with PADDOCK_SIMD=avx512|avx2|scalar.
+enum class SimdLevel : uint8_t { kScalar, kAvx2, kAvx512 };
+SimdLevel simd_level_id();
+// Its name: "avx512" | "avx2" | "scalar".
 const char* simd_level();
 
 // Tests and benchmarks: force a level ("avx512", "avx2", "scalar"); a level the CPU lacks is

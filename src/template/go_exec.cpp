@@ -230,20 +230,8 @@ Result<std::string> go_print(const Value& v) {
   return out;
 }
 
-bool go_truth(const Value& v) {
-  switch (v.kind) {
-    case Kind::kUndefined:
-    case Kind::kNone: return false;
-    case Kind::kBool: return v.b;
-    case Kind::kInt: return v.i != 0;
-    case Kind::kFloat: return v.f != 0;
-    case Kind::kString: return !v.s().empty();
-    case Kind::kArray: return !v.arr->empty();
-    case Kind::kObject: return v.obj->size() != 0;
-    case Kind::kCallable: return true;
-  }
-  return false;
-}
+// Go's truth (false, 0, nil, empty string/slice/map) is Jinja's truthiness: one definition.
+bool go_truth(const Value& v) { return jinja::truthy(v); }
 
 const char* go_type(const Value& v) {
   switch (v.kind) {

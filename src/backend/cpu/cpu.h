@@ -4,10 +4,11 @@
 #include <cstdint>
 
 #include "backend/backend.h"
+#include "quant/kernels.h"
 
 namespace paddock::backend::cpu {
 
-enum class Simd { kScalar, kAvx2, kAvx512 };
+using Simd = quant::SimdLevel;  // one level for the whole CPU side (quant/kernels.h)
 Simd simd_level();
 const char* simd_name(Simd s);
 

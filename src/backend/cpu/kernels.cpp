@@ -1,5 +1,5 @@
 // CPU backend SIMD kernels: f32 dot/axpy and fp16/bf16 row conversions, each with AVX-512,
-// AVX2+FMA and scalar variants chosen once at start-up (the CI machine may lack AVX-512).
+// AVX2+FMA and scalar variants, at the level quant/kernels.h chose (the CI machine may lack AVX-512).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -93,6 +93,8 @@ __attribute__((target("avx2,f16c"))) void f32_to_f16_f16c(const float* src, uint
   for (; i < n; ++i) dst[i] = fp32_to_fp16(src[i]);
 }
 
+// One kernel table per SIMD level; the level is quant's (one choice, one PADDOCK_SIMD switch for
+// the whole CPU side), which only offers levels this CPU has.
 struct Dispatch {
   Simd level = Simd::kScalar;
   float (*dot)(const float*, const float*, int64_t) = dot_scalar;
@@ -100,31 +102,20 @@ struct Dispatch {
   void (*f16_to_f32)(const uint16_t*, float*, int64_t) = f16_row_scalar;
   void (*f32_to_f16)(const float*, uint16_t*, int64_t) = f32_to_f16_scalar;
 
-  Dispatch() {
-    __builtin_cpu_init();
-    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    const bool f16c = __builtin_cpu_supports("f16c");
-    if (avx2) {
-      level = Simd::kAvx2;
-      dot = dot_avx2;
-      axpy = axpy_avx2;
-    }
-    if (avx2 && f16c) {
-      f16_to_f32 = f16_row_f16c;
-      f32_to_f16 = f32_to_f16_f16c;
-    }
-    if (__builtin_cpu_supports("avx512f") && getenv("PADDOCK_NO_AVX512") == nullptr) {
-      level = Simd::kAvx512;
-      dot = dot_avx512;
-    }
-    if (getenv("PADDOCK_FORCE_SCALAR") != nullptr) *this = Dispatch(0);
+  explicit Dispatch(Simd l) : level(l) {
+    if (l == Simd::kScalar) return;
+    // AVX2 (quant's level includes FMA and F16C)
+    dot = dot_avx2;
+    axpy = axpy_avx2;
+    f16_to_f32 = f16_row_f16c;
+    f32_to_f16 = f32_to_f16_f16c;
+    if (l == Simd::kAvx512) dot = dot_avx512;
   }
-  explicit Dispatch(int) {}
 };
 
 const Dispatch& dispatch() {
-  static const Dispatch d;
-  return d;
+  static const Dispatch tables[3] = {Dispatch(Simd::kScalar), Dispatch(Simd::kAvx2), Dispatch(Simd::kAvx512)};
+  return tables[static_cast<int>(quant::simd_level_id())];
 }
 
 }  // namespace

@@ -133,6 +133,20 @@ TEST_P(MatmulTypes, SimdLevelsAgree) {
   ASSERT_TRUE(quant::set_simd_level_for_testing(best.c_str()));
 }
 
+// One SIMD switch for the whole CPU side: forcing a level in quant moves the backend's own
+// kernels (attention's dot/axpy, F16 conversions) with it, so the scalar and AVX2 runs of the
+// oracle tests run what they name.
+TEST(CpuBackendSimd, FollowsTheQuantLevel) {
+  Fixture f;
+  const std::string best = quant::simd_level();
+  for (const char* level : {"scalar", "avx2", "avx512"}) {
+    if (!quant::testing::use_simd_level(level)) continue;
+    EXPECT_EQ(f.be->name(), std::string("cpu/") + level);
+  }
+  ASSERT_TRUE(quant::set_simd_level_for_testing(best.c_str()));
+  EXPECT_EQ(f.be->name(), "cpu/" + best);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulTypes,
                          ::testing::Values(quant::Type::F32, quant::Type::F16, quant::Type::BF16, quant::Type::Q8_0,
                                            quant::Type::Q4_0, quant::Type::Q4_1, quant::Type::Q5_0, quant::Type::Q5_1,
