@@ -370,13 +370,7 @@ void CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, c
   check_launch("store_kv");
   AttnArgs a{q.f32(), q.stride, kv.k.data, kv.v.data, kv.k.cols, out.f32(), out.stride, p.n_head, p.head_dim,
              p.n_head / p.n_head_kv, block_size, p.sliding_window, p.scale, p.softcap, q8};
-  const AttnSplit plan = plan_attention(a, step_);
-  float* part = nullptr;
-  if (plan.part_bytes > 0) {
-    part = static_cast<float*>(scratch(6, plan.part_bytes));
-    if (part == nullptr) return;
-  }
-  launch_attention(a, step_, plan, part, stream_);
+  launch_attention(a, step_, stream_);
   check_launch("attention");
 }
 

@@ -1,7 +1,5 @@
 // CUDA backend: RMS norm (whole rows or per-head groups), layer norm, and rotary position
 // embedding (normal and NeoX pairing, frequency factors, YaRN), written as the CPU backend's.
-#include <algorithm>
-
 #include "backend/cuda/common.cuh"
 #include "backend/cuda/ops.h"
 
@@ -94,22 +92,18 @@ __global__ void k_rope(float* x, int64_t xs, const int32_t* positions, RopeArgs 
 }
 
 int threads_for(int64_t n) { return static_cast<int>(n >= 256 ? 256 : (n + 31) / 32 * 32); }
-// A few rows (decode) get wider blocks: the work is one row's latency, not throughput.
-int threads_for(int64_t n, int64_t rows) {
-  return rows > 8 ? threads_for(n) : static_cast<int>(std::min<int64_t>(1024, (n + 31) / 32 * 32));
-}
 
 }  // namespace
 
 void launch_rms_norm(const float* x, int64_t xs, const float* w, float eps, float* o, int64_t os, int64_t rows,
                      int64_t cols, int64_t group, cudaStream_t st) {
   const dim3 grid(static_cast<unsigned>(rows), static_cast<unsigned>(cols / group));
-  k_rms_norm<<<grid, threads_for(group, rows), 0, st>>>(x, xs, w, eps, o, os, group);
+  k_rms_norm<<<grid, threads_for(group), 0, st>>>(x, xs, w, eps, o, os, group);
 }
 
 void launch_add_rms_norm(float* x, int64_t xs, const float* d, int64_t ds, const float* w, float eps, float* o,
                          int64_t os, int64_t rows, int64_t cols, cudaStream_t st) {
-  k_add_rms_norm<<<rows, threads_for(cols / 2, rows), 0, st>>>(x, xs, d, ds, w, eps, o, os, cols);
+  k_add_rms_norm<<<rows, threads_for(cols), 0, st>>>(x, xs, d, ds, w, eps, o, os, cols);
 }
 
 void launch_layer_norm(const float* x, int64_t xs, const float* w, const float* b, float eps, float* o, int64_t os,
@@ -118,7 +112,7 @@ void launch_layer_norm(const float* x, int64_t xs, const float* w, const float* 
 }
 
 void launch_rope(float* x, int64_t xs, int64_t rows, const DevStep& s, const RopeArgs& a, cudaStream_t st) {
-  k_rope<<<rows, threads_for(int64_t{a.n_head} * a.n_dims / 2, rows), 0, st>>>(x, xs, s.positions, a);
+  k_rope<<<rows, threads_for(int64_t{a.n_head} * a.n_dims / 2), 0, st>>>(x, xs, s.positions, a);
 }
 
 }  // namespace paddock::backend::cuda

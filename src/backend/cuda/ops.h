@@ -118,12 +118,6 @@ struct AttnArgs {
   float scale, softcap;
   bool q8;           // Q8_0 cache, else F16
 };
-// How the keys are split over blocks (fixed by the step's shape, so graphs replay it).
-struct AttnSplit {
-  int32_t n_split, keys_per_split;
-  size_t part_bytes;  // partials scratch launch_attention needs (0 with one split)
-};
-AttnSplit plan_attention(const AttnArgs& a, const DevStep& s);
-void launch_attention(const AttnArgs& a, const DevStep& s, const AttnSplit& plan, float* part, cudaStream_t st);
+void launch_attention(const AttnArgs& a, const DevStep& s, cudaStream_t st);
 
 }  // namespace paddock::backend::cuda
