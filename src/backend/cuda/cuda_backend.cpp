@@ -88,6 +88,7 @@ Status CudaBackend::init() {
   name_ = std::string("cuda:") + std::to_string(device_) + "/" + prop.name;
   if (const char* g = std::getenv("PADDOCK_CUDA_GRAPHS"); g != nullptr && std::string(g) == "0") graphs_enabled_ = false;
   if (const char* g = std::getenv("PADDOCK_CUDA_MMVQ"); g != nullptr && std::string(g) == "0") mmvq_enabled_ = false;
+  if (const char* g = std::getenv("PADDOCK_CUDA_ATTN"); g != nullptr && std::string(g) == "split") split_attention_ = true;
   return Status::Ok();
 }
 
@@ -370,7 +371,17 @@ void CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v, c
   check_launch("store_kv");
   AttnArgs a{q.f32(), q.stride, kv.k.data, kv.v.data, kv.k.cols, out.f32(), out.stride, p.n_head, p.head_dim,
              p.n_head / p.n_head_kv, block_size, p.sliding_window, p.scale, p.softcap, q8};
-  launch_attention(a, step_, stream_);
+  if (split_attention_) {
+    const AttnSplit plan = plan_attention(a, step_);
+    float* part = nullptr;
+    if (plan.part_bytes > 0) {
+      part = static_cast<float*>(scratch(6, plan.part_bytes));
+      if (part == nullptr) return;
+    }
+    launch_attention_split(a, step_, plan, part, stream_);
+  } else {
+    launch_attention(a, step_, stream_);
+  }
   check_launch("attention");
 }
 

@@ -89,6 +89,7 @@ class CudaBackend final : public Backend {
   enum class Mode { kEager, kCapture, kReplay };
   Mode mode_ = Mode::kEager;
   bool graphs_enabled_ = true;  // PADDOCK_CUDA_GRAPHS=0 turns them off
+  bool split_attention_ = false;  // PADDOCK_CUDA_ATTN=split: the split-KV kernel (not yet measured)
   bool mmvq_enabled_ = true;    // PADDOCK_CUDA_MMVQ=0: quantized decode through the float kernel (comparisons)
   ShapeKey key_{};
   std::map<ShapeKey, int> seen_;

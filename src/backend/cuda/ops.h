@@ -119,5 +119,14 @@ struct AttnArgs {
   bool q8;           // Q8_0 cache, else F16
 };
 void launch_attention(const AttnArgs& a, const DevStep& s, cudaStream_t st);
+// Split-KV variant (opt-in while unmeasured): how the keys are split over blocks (fixed by the
+// step's shape, so graphs replay it), and the launch.
+struct AttnSplit {
+  int32_t n_split, keys_per_split;
+  size_t part_bytes;  // partials scratch launch_attention_split needs (0 with one split)
+};
+AttnSplit plan_attention(const AttnArgs& a, const DevStep& s);
+void launch_attention_split(const AttnArgs& a, const DevStep& s, const AttnSplit& plan, float* part,
+                            cudaStream_t st);
 
 }  // namespace paddock::backend::cuda

@@ -381,9 +381,12 @@ std::vector<float> cache_values(Side& side, const Tensor& t) {
 
 class CudaAttention : public ::testing::TestWithParam<AttnCase> {};
 
-TEST_P(CudaAttention, EqualsTheCpuOverPrefillThenDecode) {
-  const AttnCase& ac = GetParam();
+// The backend's attention against the CPU's; `split` selects the split-KV kernel
+// (PADDOCK_CUDA_ATTN=split, read when the backend is made).
+void check_attention(const AttnCase& ac, bool split) {
+  if (split) setenv("PADDOCK_CUDA_ATTN", "split", 1);
   Pair p;
+  if (split) unsetenv("PADDOCK_CUDA_ATTN");
   if (!p.gpu.be) return;
   if (ac.cache == DType::kQ8_0) {
     // Known defect (docs/PERFORMANCE.md, CUDA section): the Q8_0 cache rows written on the GPU
@@ -394,18 +397,19 @@ TEST_P(CudaAttention, EqualsTheCpuOverPrefillThenDecode) {
     GTEST_SKIP() << "Q8_0 KV cache refused by the CUDA backend (known defect)";
   }
 
-  constexpr int32_t kBs = 16, kMaxBlocks = 8;
+  // 24 blocks of 16: up to 384 keys, three splits for the split-KV kernel.
+  constexpr int32_t kBs = 16, kMaxBlocks = 24;
   const int64_t q_cols = int64_t{ac.n_head} * ac.head_dim, kv_cols = int64_t{ac.n_head_kv} * ac.head_dim;
   KvLayer kc{p.cpu.make(2 * kMaxBlocks * kBs, kv_cols, {}, ac.cache), p.cpu.make(2 * kMaxBlocks * kBs, kv_cols, {}, ac.cache)};
   KvLayer kg{p.gpu.make(2 * kMaxBlocks * kBs, kv_cols, {}, ac.cache), p.gpu.make(2 * kMaxBlocks * kBs, kv_cols, {}, ac.cache)};
   AttnParams ap{ac.n_head, ac.n_head_kv, ac.head_dim, 1.0f / std::sqrt(static_cast<float>(ac.head_dim)), ac.softcap,
                 ac.window};
-  // A prefill of two prompts (37 and 20 tokens: partial blocks), then three decode steps.
+  // A prefill of two prompts (300 and 20 tokens: partial blocks), then three decode steps.
   struct Step {
     int32_t n0, n1, past0;
   };
   int32_t len0 = 0, len1 = 0;
-  const Step steps[] = {{37, 20, 0}, {1, 1, -1}, {1, 1, -1}, {1, 1, -1}};
+  const Step steps[] = {{300, 20, 0}, {1, 1, -1}, {1, 1, -1}, {1, 1, -1}};
   uint32_t salt = 100;
   for (const Step& s : steps) {
     Batch b;
@@ -448,6 +452,10 @@ TEST_P(CudaAttention, EqualsTheCpuOverPrefillThenDecode) {
     EXPECT_LE(rel_err(p.gpu.read(og), p.cpu.read(oc)), 2e-3) << ac.name << " step of " << n << " tokens";
   }
 }
+
+TEST_P(CudaAttention, EqualsTheCpuOverPrefillThenDecode) { check_attention(GetParam(), false); }
+// Its first prompt (300 tokens, 24 blocks of 16 in the tables) is three splits of 128 keys.
+TEST_P(CudaAttention, SplitKvEqualsTheCpu) { check_attention(GetParam(), true); }
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, CudaAttention,
