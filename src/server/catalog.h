@@ -40,8 +40,9 @@ struct Resolved {
   }
 };
 
-// A blob upload in progress: receives the request body as it arrives (a BodySink), then
-// commit() verifies the digest and moves the blob into place.
+// A blob upload in progress: a BodySink whose open() creates the temp file (after the free-space
+// check), write() hashes and writes what arrives, and commit() verifies the digest and moves the
+// blob into place; all of them block on the disk, so never on an I/O thread.
 class BlobUpload : public BodySink {
  public:
   virtual Status commit() = 0;
@@ -61,8 +62,9 @@ class Catalog {
   virtual Status copy(const std::string& src, const std::string& dst) = 0;
   virtual Status remove(const std::string& name) = 0;
   virtual Result<bool> has_blob(const std::string& digest) const = 0;
-  // Starts a streamed blob upload (digest checked first; `expected_size` 0 = unknown, else
-  // checked against the size cap and free disk space). Destroying it uncommitted leaves nothing.
+  // A streamed blob upload: the digest and `expected_size` (0 = unknown) against the size cap are
+  // checked here, without touching the file system (an I/O thread may call it); the free disk
+  // space when it opens. Destroying it uncommitted leaves nothing.
   virtual Result<std::shared_ptr<BlobUpload>> begin_blob(const std::string& digest, uint64_t expected_size) = 0;
   // POST /api/create: `req` is the request body; status lines go to `progress`. `cancelled` is
   // polled between steps (kCancelled, and no manifest written, once it returns true).

@@ -26,20 +26,45 @@ std::string param_text(const json& v) {
   return v.dump();
 }
 
+// The store's blob writer behind a BlobUpload. Made on an I/O thread, so it touches no file until
+// open() (a sink writer thread): the temp file, the free-space check.
 class StoreBlobUpload : public BlobUpload {
  public:
-  explicit StoreBlobUpload(std::unique_ptr<store::BlobWriter> w) : w_(std::move(w)) {}
+  StoreBlobUpload(store::Store s, std::string digest, uint64_t expected_size)
+      : store_(std::move(s)), digest_(std::move(digest)), expected_(expected_size) {}
+  Status open() override {
+    if (w_) return Status::Ok();
+    auto w = store_.begin_blob(digest_, expected_);
+    if (!w.ok()) {
+      status_ = status_for(w.error());
+      return w.error();
+    }
+    w_ = std::move(w).value();
+    return Status::Ok();
+  }
   Status write(std::string_view bytes) override {
+    RETURN_IF_ERROR(open());
     Status st = w_->write(bytes);
-    if (!st.ok()) status_ = st.error().code() == ErrorCode::kResourceExhausted
-                                ? (st.error().message().find("disk space") != std::string::npos ? 507 : 413)
-                                : 500;
+    if (!st.ok()) status_ = status_for(st.error());
     return st;
   }
   int error_status() const override { return status_; }
-  Status commit() override { return w_->commit(); }
+  Status commit() override {
+    RETURN_IF_ERROR(open());  // an empty body was never written
+    return w_->commit();
+  }
 
  private:
+  static int status_for(const Error& e) {
+    switch (e.code()) {
+      case ErrorCode::kResourceExhausted: return e.message().find("disk space") != std::string::npos ? 507 : 413;
+      case ErrorCode::kInvalidArgument: return 400;
+      default: return 500;
+    }
+  }
+  store::Store store_;
+  std::string digest_;
+  uint64_t expected_;
   std::unique_ptr<store::BlobWriter> w_;
   int status_ = 500;
 };
@@ -98,8 +123,10 @@ class StoreCatalog : public Catalog {
 
   std::string root() const override { return store_.root(); }
 
+  // The catalogue (/api/tags, /v1/models) from the store's list cache: one stat per manifest, and
+  // only manifests that changed (on this node or another) are read again.
   Result<std::vector<CatalogEntry>> list() const override {
-    ASSIGN_OR_RETURN(auto entries, store_.list());
+    ASSIGN_OR_RETURN(auto entries, store_.list(&list_cache_));
     std::vector<CatalogEntry> out;
     for (auto& e : entries) {
       CatalogEntry c;
@@ -212,8 +239,11 @@ class StoreCatalog : public Catalog {
   Result<bool> has_blob(const std::string& digest) const override { return store_.has_blob(digest); }
 
   Result<std::shared_ptr<BlobUpload>> begin_blob(const std::string& digest, uint64_t expected_size) override {
-    ASSIGN_OR_RETURN(auto w, store_.begin_blob(digest, expected_size));
-    return std::shared_ptr<BlobUpload>(new StoreBlobUpload(std::move(w)));
+    ASSIGN_OR_RETURN(std::string d, store::parse_digest(digest, true));
+    if (expected_size > store_.max_blob_bytes())
+      return make_error(ErrorCode::kResourceExhausted, "blob of {} bytes is larger than the maximum blob size ({} bytes)",
+                        expected_size, store_.max_blob_bytes());
+    return std::shared_ptr<BlobUpload>(new StoreBlobUpload(store_, std::move(d), expected_size));
   }
 
   Status create(const json& req, const std::function<void(const json&)>& progress,
@@ -314,6 +344,7 @@ class StoreCatalog : public Catalog {
   store::Store store_;
   mutable std::mutex cache_mu_;
   mutable std::unordered_map<std::string, std::shared_ptr<const Cached>> cache_;  // lower-case full name
+  mutable store::ListCache list_cache_;
   std::mutex write_mu_;  // manifest writes in this process one at a time (the store is safe across nodes)
 };
 

@@ -3,7 +3,9 @@
 // responses are written by hand (status line, headers, optional chunked framing).
 #include "server/http.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -12,6 +14,7 @@
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 #include <cerrno>
+#include <condition_variable>
 #include <deque>
 #include <limits>
 #include <list>
@@ -43,11 +46,254 @@ std::string json_error(std::string_view msg) {
 class ServerImpl;
 class ExchangeImpl;
 
-constexpr size_t kReadSize = 16384;  // bytes asked of the socket per read
+constexpr size_t kReadSize = 16384;         // bytes asked of the socket per read
+constexpr size_t kUploadReadSize = 65536;   // the same while a body streams to a sink
+constexpr size_t kUploadChunk = 256u << 10;  // queued upload bytes are coalesced up to this per write
+constexpr size_t kUploadTurn = 1u << 20;     // a writer moves to the next upload after this many bytes
+
+// The threads that open sinks and write uploads into them. They run at a lower priority, like the
+// request pool: hashing and writing a large upload must not take the CPU from the I/O threads.
+class SinkWriters {
+ public:
+  explicit SinkWriters(int n) {
+    for (int i = 0; i < std::max(1, n); ++i) threads_.emplace_back([this] { run(); });
+  }
+  ~SinkWriters() { stop(); }
+  // False once stopping (the caller then does the work itself).
+  bool post(std::function<void()> fn) {
+    {
+      std::lock_guard lk(mu_);
+      if (stop_) return false;
+      q_.push_back(std::move(fn));
+    }
+    cv_.notify_one();
+    return true;
+  }
+  // Runs what is queued (abandoned uploads drop their sinks there), then joins.
+  void stop() {
+    {
+      std::lock_guard lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+    threads_.clear();
+  }
+
+ private:
+  void run() {
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [this] { return stop_ || !q_.empty(); });
+        if (q_.empty()) return;
+        fn = std::move(q_.front());
+        q_.pop_front();
+      }
+      try {
+        fn();
+      } catch (const std::exception& e) {
+        log::error("http: sink writer job threw: {}", e.what());
+      }
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> q_;
+  std::vector<std::thread> threads_;
+  bool stop_ = false;
+};
+
+// One upload on its way to its sink. The connection (I/O thread) queues what arrives; a writer
+// thread opens the sink, then writes the queue out in order. The connection asks ready() before
+// it goes on (reads more, answers 100 Continue, hands the request over) and, when the answer is
+// no, waits for `notify` (called on a writer thread) and asks again. Memory: at most
+// `high` bytes plus one read are queued; they count in the server's body memory.
+class UploadQueue final : public BodySink, public std::enable_shared_from_this<UploadQueue> {
+ public:
+  enum class Wait { kOpen, kRoom, kFlush };
+  UploadQueue(std::shared_ptr<BodySink> sink, std::shared_ptr<SinkWriters> writers, std::atomic<size_t>* memory,
+              size_t high, size_t memory_cap, std::function<void()> notify)
+      : sink_(std::move(sink)),
+        writers_(std::move(writers)),
+        memory_(memory),
+        high_(std::max<size_t>(high, 1)),
+        memory_cap_(memory_cap),
+        notify_(std::move(notify)) {}
+  ~UploadQueue() override { *memory_ -= queued_; }
+
+  // I/O thread: schedules the sink's open().
+  void start() {
+    {
+      std::lock_guard lk(mu_);
+      scheduled_ = true;
+    }
+    if (!writers_->post([self = shared_from_this()] { self->run(); })) {
+      std::lock_guard lk(mu_);
+      scheduled_ = false;
+      fail_locked(503, "server is shutting down");
+    }
+  }
+  // I/O thread (the parser): queues a copy; once the sink failed, its error.
+  Status write(std::string_view bytes) override {
+    bool post = false;
+    {
+      std::lock_guard lk(mu_);
+      if (failed_) return make_error(ErrorCode::kIo, "{}", error_);
+      if (abandoned_ || bytes.empty()) return Status::Ok();
+      if (!chunks_.empty() && chunks_.back().size() + bytes.size() <= kUploadChunk)
+        chunks_.back().append(bytes);
+      else
+        chunks_.emplace_back(bytes);
+      queued_ += bytes.size();
+      *memory_ += bytes.size();
+      if (!scheduled_ && opened_) post = scheduled_ = true;
+    }
+    if (post && !writers_->post([self = shared_from_this()] { self->run(); })) run();  // stopping: finish here
+    return Status::Ok();
+  }
+  int error_status() const override {
+    std::lock_guard lk(mu_);
+    return status_;
+  }
+  // I/O thread: true when the connection may go on past `w` (or the sink failed: see failure());
+  // false arranges one notify() for when that may have changed.
+  bool ready(Wait w) {
+    std::lock_guard lk(mu_);
+    bool ok = failed_;
+    if (!ok) switch (w) {
+        case Wait::kOpen: ok = opened_; break;
+        case Wait::kRoom: ok = queued_ == 0 || (queued_ < high_ && memory_->load() < memory_cap_); break;
+        case Wait::kFlush: ok = opened_ && queued_ == 0 && !busy_; break;
+      }
+    if (!ok) want_notify_ = true;
+    return ok;
+  }
+  std::optional<std::pair<int, std::string>> failure() const {
+    std::lock_guard lk(mu_);
+    if (!failed_) return std::nullopt;
+    return std::make_pair(status_, error_);
+  }
+  // After ready(kFlush): the sink, every byte written, for the handler.
+  std::shared_ptr<BodySink> release() {
+    std::lock_guard lk(mu_);
+    abandoned_ = true;  // nothing of this queue runs any more
+    return std::move(sink_);
+  }
+  // The connection is gone (or refused the request): drop what is queued; the sink is destroyed
+  // (discarding what it got) on a writer thread.
+  void abandon() {
+    {
+      std::lock_guard lk(mu_);
+      if (abandoned_) return;
+      abandoned_ = true;
+      want_notify_ = false;
+      drop_queued_locked();
+      if (scheduled_) return;  // the writer drops the sink when its current step ends
+      scheduled_ = true;
+    }
+    if (!writers_->post([self = shared_from_this()] { self->run(); })) run();
+  }
+
+ private:
+  // Writer thread: open, then write until the queue is empty, the sink fails, the upload is
+  // abandoned, or its turn is over (then it queues itself behind the other uploads).
+  void run() {
+    std::shared_ptr<BodySink> drop;
+    std::unique_lock lk(mu_);
+    size_t turn = 0;
+    for (;;) {
+      if (abandoned_) {
+        drop = std::move(sink_);
+        scheduled_ = false;
+        break;
+      }
+      if (!opened_ && !failed_) {
+        busy_ = true;
+        lk.unlock();
+        Status st = sink_->open();
+        lk.lock();
+        busy_ = false;
+        if (st.ok()) opened_ = true;
+        else fail_locked(sink_->error_status(), st.error().message());
+        notify_if_waiting(lk);
+        continue;
+      }
+      if (failed_ || chunks_.empty()) {
+        scheduled_ = false;
+        break;
+      }
+      if (turn >= kUploadTurn) {
+        lk.unlock();
+        if (writers_->post([self = shared_from_this()] { self->run(); })) return;
+        lk.lock();
+        turn = 0;
+        continue;
+      }
+      std::string chunk = std::move(chunks_.front());
+      chunks_.pop_front();
+      busy_ = true;
+      lk.unlock();
+      Status st = sink_->write(chunk);
+      lk.lock();
+      busy_ = false;
+      queued_ -= chunk.size();
+      *memory_ -= chunk.size();
+      turn += chunk.size();
+      if (!st.ok()) {
+        fail_locked(sink_->error_status(), st.error().message());
+        drop_queued_locked();
+      }
+      notify_if_waiting(lk);
+    }
+    lk.unlock();
+    drop.reset();  // an abandoned upload's sink removes its temp file here, off the I/O thread
+  }
+  void notify_if_waiting(std::unique_lock<std::mutex>& lk) {
+    if (!want_notify_ || !(failed_ || (opened_ && queued_ <= high_ / 2))) return;
+    want_notify_ = false;
+    lk.unlock();
+    notify_();
+    lk.lock();
+  }
+  void fail_locked(int status, std::string msg) {
+    if (failed_) return;
+    failed_ = true;
+    status_ = status;
+    error_ = std::move(msg);
+  }
+  void drop_queued_locked() {
+    size_t n = 0;
+    for (auto& c : chunks_) n += c.size();
+    chunks_.clear();
+    queued_ -= n;
+    *memory_ -= n;
+  }
+
+  std::shared_ptr<BodySink> sink_;
+  std::shared_ptr<SinkWriters> writers_;
+  std::atomic<size_t>* memory_;
+  const size_t high_, memory_cap_;
+  std::function<void()> notify_;
+  mutable std::mutex mu_;
+  std::deque<std::string> chunks_;
+  size_t queued_ = 0;  // bytes in chunks_ and in the write in progress
+  bool scheduled_ = false;  // a run() is queued or running
+  bool busy_ = false;       // the sink is being opened or written
+  bool opened_ = false, failed_ = false, abandoned_ = false, want_notify_ = false;
+  int status_ = 500;
+  std::string error_;
+};
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket sock, ServerImpl* srv);
+  ~Connection() {
+    if (upload_) upload_->abandon();
+  }
   void start() { read_header(); }
   // Over the connection cap: answer 503 at once, close, and do not count as open.
   void refuse();
@@ -63,7 +309,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void parse_buffered();
   void read_more();
   void on_header();
+  void continue_body();
   void read_body();
+  void finish_request();
+  void wait_upload(UploadQueue::Wait w);
+  void on_upload_notify();
+  void drop_upload();
   void fail_read(error_code ec);
   void send_error_and_close(int status, std::string_view msg);
   void dispatch_request();
@@ -103,6 +354,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::array<char, 16384> discard_{};
   size_t discarded_ = 0;
   std::shared_ptr<ExchangeImpl> cur_;
+  // The body of this request streaming to a sink, and what the connection waits for from it.
+  std::shared_ptr<UploadQueue> upload_;
+  std::optional<UploadQueue::Wait> upload_wait_;
+  // Keeps the connection alive while it waits for its upload (no socket or timer operation holds
+  // it then); released by the notify, or by close().
+  std::shared_ptr<Connection> waiting_self_;
 };
 
 class ExchangeImpl : public Exchange, public std::enable_shared_from_this<ExchangeImpl> {
@@ -201,7 +458,8 @@ class ExchangeImpl : public Exchange, public std::enable_shared_from_this<Exchan
 class ServerImpl : public HttpServer {
  public:
   ServerImpl(int threads, HttpLimits lim, Handler h, SinkFactory sf)
-      : limits(std::move(lim)),
+      : writers(std::make_shared<SinkWriters>(lim.sink_threads)),
+        limits(std::move(lim)),
         handler(std::move(h)),
         sinks(std::move(sf)),
         threads_(threads < 1 ? 1 : threads),
@@ -245,6 +503,7 @@ class ServerImpl : public HttpServer {
     for (auto& t : pool_)
       if (t.joinable()) t.join();
     pool_.clear();
+    writers->stop();  // after the connections: their abandoned uploads are dropped here
   }
   size_t connections() const override { return n_conns_.load(); }
   size_t busy() const override { return n_busy_.load(); }
@@ -261,6 +520,8 @@ class ServerImpl : public HttpServer {
     }
   }
 
+  // Declared before `io`, so it is still there while `io` destroys what it holds (connections).
+  std::shared_ptr<SinkWriters> writers;
   asio::io_context io;
   HttpLimits limits;
   Handler handler;
@@ -362,20 +623,22 @@ void Connection::parse_buffered() {
     if (!header_was_done && parser_->is_header_done()) return on_header();
     if (used == 0) break;
   }
-  if (parser_->is_done()) return dispatch_request();
+  if (parser_->is_done()) return finish_request();
   std::string_view left(static_cast<const char*>(buf_.data().data()), buf_.size());
   for (size_t i = 0; i < left.size(); ++i)
     if (left[i] == '\n' && (i == 0 || left[i - 1] != '\r'))
       return send_error_and_close(400, "malformed HTTP request: lines must end in CRLF");
   if (reading_body_ && left.size() > srv_->limits.max_header_bytes)
     return send_error_and_close(400, "malformed HTTP request: chunk line too long");
+  // Backpressure: the sink is behind (a slow disk), so stop reading until it catches up.
+  if (upload_ && reading_body_ && !upload_->ready(UploadQueue::Wait::kRoom)) return wait_upload(UploadQueue::Wait::kRoom);
   read_more();
 }
 
 void Connection::read_more() {
   // A body streamed to a sink (uploads of many GB) has a limit on idle time, not on the whole.
   if (reading_body_ && parser_->req.sink) arm_timer(srv_->limits.upload_idle_timeout_ms);
-  sock_.async_read_some(buf_.prepare(kReadSize),
+  sock_.async_read_some(buf_.prepare(upload_ ? kUploadReadSize : kReadSize),
                         asio::bind_executor(strand_, [self = shared_from_this()](error_code ec, size_t n) {
                           if (self->state_ == State::kClosed) return;
                           if (ec) return self->fail_read(ec);
@@ -390,10 +653,27 @@ void Connection::on_header() {
   if (srv_->sinks) {
     int status = 0;
     std::string err;
-    parser_->req.sink = srv_->sinks(parser_->req, &status, &err);
+    std::shared_ptr<BodySink> sink = srv_->sinks(parser_->req, &status, &err);
     if (status != 0) return send_error_and_close(status, err);
+    if (sink) {
+      std::weak_ptr<Connection> w = shared_from_this();
+      upload_ = std::make_shared<UploadQueue>(std::move(sink), srv_->writers, &srv_->body_bytes_,
+                                              srv_->limits.upload_buffer, srv_->limits.max_body_memory, [w] {
+                                                if (auto c = w.lock())
+                                                  asio::post(c->strand_, [c] { c->on_upload_notify(); });
+                                              });
+      parser_->req.sink = upload_;
+      upload_->start();
+      // The sink opens on a writer thread (files, free space): the body waits until it has.
+      if (!upload_->ready(UploadQueue::Wait::kOpen)) return wait_upload(UploadQueue::Wait::kOpen);
+      if (auto f = upload_->failure()) return send_error_and_close(f->first, f->second);
+    }
   }
-  if (parser_->is_done()) return dispatch_request();
+  continue_body();
+}
+
+void Connection::continue_body() {
+  if (parser_->is_done()) return finish_request();
   if (parser_->expect_continue) {
     // The client waits for this before sending the body (curl does for large bodies).
     auto msg = std::make_shared<std::string>("HTTP/1.1 100 Continue\r\n\r\n");
@@ -405,6 +685,46 @@ void Connection::on_header() {
     return;
   }
   read_body();
+}
+
+// Stops reading (the client is not the slow one, so no timer runs) until the upload's notify.
+void Connection::wait_upload(UploadQueue::Wait w) {
+  timer_.cancel();
+  upload_wait_ = w;
+  waiting_self_ = shared_from_this();
+}
+
+void Connection::on_upload_notify() {
+  auto keep = std::move(waiting_self_);
+  if (state_ != State::kReading || !upload_ || !upload_wait_) return;
+  UploadQueue::Wait w = *upload_wait_;
+  upload_wait_.reset();
+  if (!upload_->ready(w)) return wait_upload(w);
+  if (auto f = upload_->failure()) return send_error_and_close(f->first, f->second);
+  switch (w) {
+    case UploadQueue::Wait::kOpen: return continue_body();
+    case UploadQueue::Wait::kRoom: return read_more();
+    case UploadQueue::Wait::kFlush: return finish_request();
+  }
+}
+
+// The whole request is in; an upload is handed over once its sink has every byte.
+void Connection::finish_request() {
+  if (upload_) {
+    if (!upload_->ready(UploadQueue::Wait::kFlush)) return wait_upload(UploadQueue::Wait::kFlush);
+    if (auto f = upload_->failure()) return send_error_and_close(f->first, f->second);
+    parser_->req.sink = upload_->release();
+    upload_.reset();
+  }
+  dispatch_request();
+}
+
+void Connection::drop_upload() {
+  upload_wait_.reset();
+  waiting_self_.reset();  // callers hold their own reference
+  if (parser_) parser_->req.sink.reset();
+  if (upload_) upload_->abandon();  // a refused or cut-short upload leaves nothing behind
+  upload_.reset();
 }
 
 void Connection::read_body() {
@@ -439,7 +759,7 @@ void Connection::fail_read(error_code ec) {
 
 void Connection::send_error_and_close(int status, std::string_view msg) {
   timer_.cancel();
-  if (parser_) parser_->req.sink.reset();  // a refused upload leaves nothing behind
+  drop_upload();
   state_ = State::kHandling;
   keep_alive_ = false;
   std::string body = json_error(msg);
@@ -492,7 +812,7 @@ void Connection::client_gone() {
 void Connection::close() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
-  if (parser_) parser_->req.sink.reset();  // an upload cut short: its sink discards what it got
+  drop_upload();
   if (auto ex = cur_) {
     ex->mark_gone();
     ex->clear_callbacks();

@@ -1,6 +1,7 @@
 // http: a small HTTP/1.1 server on Boost.Asio with Beast's parser — keep-alive, chunked
 // streaming, caps and timeouts (413/431/408/400), disconnect detection — on a few I/O threads.
 // Handlers run on an I/O thread and must not block: they answer through an Exchange later.
+// Bodies streamed to a sink (uploads) are written by sink writer threads, with backpressure.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -28,29 +29,43 @@ struct HttpLimits {
   // for the next bytes instead of a cap on the whole body (408).
   int upload_idle_timeout_ms = 120000;
   size_t max_pending_write = 8u << 20;  // a stream reader this far behind is cut off
+  // Bytes of one upload waiting for its sink (a slow disk): reading from that client pauses at
+  // this much, or while all bodies together are over max_body_memory, and resumes once the sink
+  // writer has caught up; TCP flow control then slows the client down.
+  size_t upload_buffer = 1u << 20;
+  // Threads that open sinks and write uploads into them (never an I/O thread); shared by all
+  // uploads in turns of 1 MiB.
+  int sink_threads = 2;
   // Open connections; one more is answered 503 (Retry-After) and closed before its request is read.
   size_t max_connections = 512;
   // Bytes all buffered request bodies may hold together (a body is counted from its first byte
   // until the request is destroyed); a body that would go over is refused with 503 and closed.
-  // Bodies streamed to a sink (uploads) are not counted: they go to disk.
+  // Upload bytes waiting for their sink count too, but an upload over it pauses instead.
   size_t max_body_memory = 256u << 20;
 };
 
 // Receives a request body as it arrives, instead of HttpRequest::body (blob uploads of many GB
-// in constant memory). write() runs on an I/O thread; an error fails the request with
-// `error_status()` and the connection is closed. Destroying the sink before the handler took it
-// (disconnect, timeout, shutdown) must discard what it received.
+// in constant memory). open() and write() run on a sink writer thread, never an I/O thread, one
+// call at a time and in order, so they may block on the disk: the connection queues at most
+// HttpLimits::upload_buffer bytes and stops reading until the writer catches up. An error fails
+// the request with `error_status()` and the connection is closed. The handler gets the sink
+// once every byte was written. Destroying the sink before the handler took it (disconnect,
+// timeout, shutdown; on a writer thread where it can) must discard what it received.
 class BodySink {
  public:
   virtual ~BodySink() = default;
+  // Before the first write and before the body is read (or 100 Continue sent): where the sink
+  // opens files and checks for room, so a refusal comes before the client sends the body.
+  virtual Status open() { return Status::Ok(); }
   virtual Status write(std::string_view bytes) = 0;
   // HTTP status for the last write error (e.g. 413 over a size cap, 507 out of disk space).
   virtual int error_status() const { return 500; }
 };
 
 struct HttpRequest;
-// Picks a sink once a request's header is in: nullptr = buffer the body in HttpRequest::body as
-// usual; a non-zero `*status` refuses the request at once with `*error` (the body is not read).
+// Picks a sink once a request's header is in (on the I/O thread: no file system calls here, those
+// belong in BodySink::open): nullptr = buffer the body in HttpRequest::body as usual; a non-zero
+// `*status` refuses the request at once with `*error` (the body is not read).
 using SinkFactory = std::function<std::shared_ptr<BodySink>(const HttpRequest& req, int* status, std::string* error)>;
 
 struct HttpRequest {
@@ -104,7 +119,8 @@ class HttpServer {
   virtual size_t connections() const = 0;
   // Connections with a request whose response has not been written out yet (drain waits for 0).
   virtual size_t busy() const = 0;
-  // Bytes of request bodies held now (see max_body_memory).
+  // Bytes of request bodies held now: buffered bodies and upload bytes waiting for their sink
+  // (see max_body_memory).
   virtual size_t body_memory() const = 0;
 };
 

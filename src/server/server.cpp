@@ -515,8 +515,10 @@ class ServerImpl : public Server {
   }
 
  private:
-  // POST /api/blobs/<digest>: the body streams into a temp file in the store (hashed as it
-  // arrives). Refused before any byte is read for a bad digest or host, or no room on disk.
+  // POST /api/blobs/<digest>: the body streams into a temp file in the store, hashed as it
+  // arrives, both on the HTTP server's sink writer threads. Refused before any byte is read for a
+  // bad digest or host, or (once the sink opened) no room on disk. On an I/O thread: no file
+  // system calls here.
   std::shared_ptr<BodySink> upload_sink(const HttpRequest& req, int* status, std::string* err) {
     if (req.method != "POST" || req.path.rfind("/api/blobs/", 0) != 0) return nullptr;
     if (app_.draining) {
@@ -536,10 +538,7 @@ class ServerImpl : public Server {
     auto up = app_.catalog->begin_blob(digest, len);
     if (!up.ok()) {
       const Error& e = up.error();
-      *status = e.code() == ErrorCode::kResourceExhausted
-                    ? (e.message().find("disk space") != std::string::npos ? 507 : 413)
-                : e.code() == ErrorCode::kIo ? 500
-                                             : 400;
+      *status = e.code() == ErrorCode::kResourceExhausted ? 413 : 400;
       *err = e.message();
       return nullptr;
     }

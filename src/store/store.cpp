@@ -10,6 +10,8 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <set>
 
 #include "store/fsutil.h"
@@ -151,8 +153,48 @@ Result<ModelEntry> Store::entry_from(const Found& f) const {
   return e;
 }
 
-Result<std::vector<ModelEntry>> Store::list() const {
+// ---- the list cache ---------------------------------------------------------------------------
+
+namespace {
+
+struct FileId {
+  uint64_t dev = 0, ino = 0, size = 0;
+  int64_t mtime_ns = 0, ctime_ns = 0;
+  explicit FileId(const struct stat& st)
+      : dev(uint64_t(st.st_dev)),
+        ino(uint64_t(st.st_ino)),
+        size(uint64_t(st.st_size)),
+        mtime_ns(int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec),
+        ctime_ns(int64_t(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec) {}
+  bool operator==(const FileId&) const = default;
+};
+
+}  // namespace
+
+struct ListCache::Impl {
+  std::chrono::milliseconds settle;
+  mutable std::mutex mu;
+  std::map<std::string, std::pair<FileId, ModelEntry>> entries;  // by "host/ns/model/tag" as on disk
+  // Changed so recently that a second change in the same time-stamp tick could go unseen.
+  bool changed_lately(const FileId& id) const {
+    int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    return std::max(id.mtime_ns, id.ctime_ns) > now - int64_t(settle.count()) * 1000000;
+  }
+};
+
+ListCache::ListCache(std::chrono::milliseconds settle) : impl_(std::make_unique<Impl>()) { impl_->settle = settle; }
+ListCache::~ListCache() = default;
+
+size_t ListCache::size() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->entries.size();
+}
+
+Result<std::vector<ModelEntry>> Store::list(ListCache* cache) const {
   std::vector<ModelEntry> out;
+  std::map<std::string, std::pair<FileId, ModelEntry>> seen;  // the cache's next contents
   auto top = detail::open_dir(root_, {"manifests"}, false);
   if (!top.ok()) {
     if (top.error().code() == ErrorCode::kNotFound) return out;
@@ -184,7 +226,17 @@ Result<std::vector<ModelEntry>> Store::list() const {
       }
       Found f;
       f.name = Name{comps[1], comps[2], comps[3], e};
+      std::string key = comps[1] + "/" + comps[2] + "/" + comps[3] + "/" + e;
       struct stat st {};
+      if (cache && ::fstatat(dir->get(), e.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        std::lock_guard lk(cache->impl_->mu);
+        auto it = cache->impl_->entries.find(key);
+        if (it != cache->impl_->entries.end() && it->second.first == FileId(st)) {
+          out.push_back(it->second.second);
+          seen.emplace(key, it->second);
+          continue;
+        }
+      }
       auto bytes = detail::read_at(dir->get(), e, kMaxManifestBytes, &st);
       if (!bytes.ok()) {
         log::warn("skipping manifest {}: {}", f.name.display(), bytes.error().message());
@@ -197,11 +249,17 @@ Result<std::vector<ModelEntry>> Store::list() const {
         log::warn("skipping {}", entry.error().message());
         continue;
       }
+      // `st` is the file that was read (fstat of the open descriptor).
+      if (cache && !cache->impl_->changed_lately(FileId(st))) seen.emplace(key, std::make_pair(FileId(st), *entry));
       out.push_back(std::move(entry).value());
     }
   };
   std::vector<std::string> comps = {"manifests"};
   walk(comps);
+  if (cache) {
+    std::lock_guard lk(cache->impl_->mu);
+    cache->impl_->entries.swap(seen);  // manifests gone from the store leave the cache too
+  }
   std::stable_sort(out.begin(), out.end(), [](const ModelEntry& a, const ModelEntry& b) {
     return a.modified_at > b.modified_at;
   });

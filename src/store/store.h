@@ -258,6 +258,25 @@ class BlobWriter {
   bool done_ = false;
 };
 
+// What Store::list() parsed, remembered by each manifest file's identity (device, inode, size,
+// modification and change times), so that a list on shared storage re-reads only the manifests
+// that changed: one stat per manifest instead of reading it and its config blob. A file changed
+// less than `settle` ago is not remembered (time stamps are coarse: a rewrite in place within
+// the same tick could keep them all). Safe to share between threads.
+class ListCache {
+ public:
+  explicit ListCache(std::chrono::milliseconds settle = std::chrono::seconds(2));
+  ~ListCache();
+  ListCache(const ListCache&) = delete;
+  ListCache& operator=(const ListCache&) = delete;
+  size_t size() const;
+
+ private:
+  friend class Store;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 class Store {
  public:
   // Opens (and with `create`, creates) the store at `root`: blobs/ and manifests/ directories.
@@ -265,7 +284,8 @@ class Store {
   const std::string& root() const { return root_; }
 
   // All valid manifests, most recently modified first. Invalid entries are skipped with a warning.
-  Result<std::vector<ModelEntry>> list() const;
+  // With `cache`, unchanged manifests come from it (and it is updated).
+  Result<std::vector<ModelEntry>> list(ListCache* cache = nullptr) const;
   // The entry for one name (case-insensitive match). kNotFound when absent.
   Result<ModelEntry> get(std::string_view name) const;
   Result<ShowResult> show(std::string_view name, const ShowOptions& opts = {}) const;

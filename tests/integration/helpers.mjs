@@ -2,6 +2,7 @@
 // random-weight llama model (written by `paddock gguf-tiny`, imported with `paddock create`).
 // PADDOCK_BIN names the binary (CTest passes $<TARGET_FILE:paddock>).
 import { spawn, execFileSync } from 'node:child_process';
+import net from 'node:net';
 import { mkdtempSync, writeFileSync, rmSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,4 +90,44 @@ export async function waitFor(fn, timeoutMs = 10000, everyMs = 50) {
     await sleep(everyMs);
   }
   return v;
+}
+
+// One request on its own connection; resolves with { status, ms } once the response head is in,
+// `ms` counted from the moment the request was written (the client's own connect queue for 200
+// sockets at once is not the server's latency).
+export function timed(port, bytes) {
+  return new Promise((resolve) => {
+    let t0 = performance.now();
+    const s = net.connect(port, '127.0.0.1', () => { t0 = performance.now(); s.write(bytes); });
+    let buf = '';
+    let done = false;
+    const finish = (status) => {
+      if (done) return;
+      done = true;
+      resolve({ status, ms: performance.now() - t0, head: buf.slice(0, 400), sock: s });
+    };
+    s.on('data', (d) => {
+      buf += d;
+      const m = buf.match(/^HTTP\/1\.1 (\d+)/);
+      if (m && buf.includes('\r\n\r\n')) finish(Number(m[1]));
+    });
+    s.on('error', () => finish(0));
+    s.on('close', () => finish(0));
+  });
+}
+
+export const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
+
+// Times GET /api/version on fresh connections, 5 ms apart, until `done()` is true and at least
+// `min` answers are in (or `maxMs` passed); resolves with the answers ({ status, ms }).
+export async function probeVersion(port, done, min = 50, maxMs = 120000) {
+  const out = [];
+  const end = Date.now() + maxMs;
+  while ((out.length < min || !done()) && Date.now() < end) {
+    const v = await timed(port, 'GET /api/version HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    v.sock.destroy();
+    out.push(v);
+    await sleep(5);
+  }
+  return out;
 }

@@ -3,39 +3,12 @@
 // over the queue get 503 + Retry-After within 100 ms, not after a backlog in socket buffers.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { rmSync } from 'node:fs';
 import { Ollama } from 'ollama';
-import { startServer, MODEL, post, makeStore, sleep, waitFor } from './helpers.mjs';
+import { startServer, MODEL, post, makeStore, sleep, waitFor, timed, pct } from './helpers.mjs';
 
 const dir = makeStore();
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-// One request on its own connection; resolves with { status, ms } once the response head is in,
-// `ms` counted from the moment the request was written (the client's own connect queue for 200
-// sockets at once is not the server's latency).
-function timed(port, bytes) {
-  return new Promise((resolve) => {
-    let t0 = performance.now();
-    const s = net.connect(port, '127.0.0.1', () => { t0 = performance.now(); s.write(bytes); });
-    let buf = '';
-    let done = false;
-    const finish = (status) => {
-      if (done) return;
-      done = true;
-      resolve({ status, ms: performance.now() - t0, head: buf.slice(0, 400), sock: s });
-    };
-    s.on('data', (d) => {
-      buf += d;
-      const m = buf.match(/^HTTP\/1\.1 (\d+)/);
-      if (m && buf.includes('\r\n\r\n')) finish(Number(m[1]));
-    });
-    s.on('error', () => finish(0));
-    s.on('close', () => finish(0));
-  });
-}
-
-const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 
 test('200 generate requests at once: /api/version p99 < 50 ms, 503s over --max-queue within 100 ms', async () => {
   const srv = await startServer({ dir, args: ['--num-parallel', '1', '--max-queue', '20'] });

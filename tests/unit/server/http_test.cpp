@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "server/http.h"
@@ -311,6 +313,16 @@ struct CountingSink : BodySink {
   int error_status() const override { return 507; }
 };
 
+// A sink that cannot open (no room on the disk): the request is refused before its body.
+struct NoRoomSink : BodySink {
+  std::atomic<int>* alive;
+  explicit NoRoomSink(std::atomic<int>* a) : alive(a) { ++*alive; }
+  ~NoRoomSink() override { --*alive; }
+  Status open() override { return make_error(ErrorCode::kResourceExhausted, "not enough disk space"); }
+  Status write(std::string_view) override { return Status::Ok(); }
+  int error_status() const override { return 507; }
+};
+
 struct SinkFixture {
   std::unique_ptr<HttpServer> srv;
   std::atomic<size_t> bytes{0};
@@ -334,6 +346,7 @@ struct SinkFixture {
             return nullptr;
           }
           if (r.path.rfind("/up/", 0) != 0) return nullptr;
+          if (r.path == "/up/noroom") return std::make_shared<NoRoomSink>(&alive);
           return std::make_shared<CountingSink>(&bytes, &alive, fail_after);
         });
     EXPECT_TRUE(srv->listen("127.0.0.1", 0).ok());
@@ -442,6 +455,102 @@ TEST(HttpSink, IdleUploadTimesOutWith408) {
   EXPECT_EQ(f.alive.load(), 0);  // the sink (and what it held) is gone
   EXPECT_EQ(f.bytes.load(), 15u);
   EXPECT_EQ(f.handled.load(), 0);
+}
+
+// A sink's open() runs before the body is read: a failure there is the answer, and a client
+// waiting on 100-continue gets it instead of "100 Continue".
+TEST(HttpSink, OpenFailureAnswersBeforeTheBody) {
+  HttpLimits lim;
+  lim.upload_prefix = "/up/";
+  SinkFixture f(lim);
+  RawClient c(f.srv->port());
+  c.send("POST /up/noroom HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n");
+  std::string r = c.read_response();
+  EXPECT_EQ(r.find("100 Continue"), std::string::npos) << r;
+  EXPECT_NE(r.find("HTTP/1.1 507"), std::string::npos) << r;
+  EXPECT_NE(r.find("not enough disk space"), std::string::npos) << r;
+  EXPECT_EQ(f.handled.load(), 0);
+  for (int i = 0; i < 300 && f.alive.load() != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(f.alive.load(), 0);
+}
+
+// A disk that does not keep up: the sink's write() blocks until the test opens the gate.
+struct Gate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  std::atomic<int> waiting{0};
+  std::atomic<size_t> bytes{0};
+  void pass() {
+    ++waiting;
+    std::unique_lock lk(mu);
+    cv.wait(lk, [this] { return open; });
+  }
+  void release() {
+    {
+      std::lock_guard lk(mu);
+      open = true;
+    }
+    cv.notify_all();
+  }
+};
+
+struct GatedSink : BodySink {
+  Gate* gate;
+  explicit GatedSink(Gate* g) : gate(g) {}
+  Status write(std::string_view d) override {
+    gate->pass();
+    gate->bytes += d.size();
+    return Status::Ok();
+  }
+};
+
+// The sink blocks (a slow disk) while the client sends 32 MiB with one I/O thread: other requests
+// are still answered (the write is not on the I/O thread), the server stops reading the upload
+// (what it holds stays near upload_buffer; the client waits in TCP flow control), and once the
+// sink goes on every byte arrives. Before the sink writers, the one I/O thread sat in write().
+TEST(HttpSink, SlowSinkPausesTheUploadNotTheIoThread) {
+  Gate gate;
+  HttpLimits lim;
+  lim.upload_prefix = "/up/";
+  lim.upload_buffer = 256u << 10;
+  auto srv = HttpServer::create(
+      1, lim,
+      [](HttpRequest&& r, std::shared_ptr<Exchange> ex) {
+        ex->respond(r.sink ? 201 : 200, "text/plain", r.sink ? "stored" : "pong");
+      },
+      [&gate](const HttpRequest& r, int*, std::string*) -> std::shared_ptr<BodySink> {
+        if (r.path.rfind("/up/", 0) != 0) return nullptr;
+        return std::make_shared<GatedSink>(&gate);
+      });
+  ASSERT_TRUE(srv->listen("127.0.0.1", 0).ok());
+  srv->start();
+  const size_t total = 32u << 20;
+  RawClient up(srv->port());
+  std::thread sender([&] {
+    up.send("POST /up/x HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(total) + "\r\n\r\n");
+    std::string piece(1u << 20, 'u');
+    for (size_t sent = 0; sent < total; sent += piece.size()) up.send(piece);
+  });
+  for (int i = 0; i < 1000 && gate.waiting.load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_GT(gate.waiting.load(), 0);
+  {
+    RawClient c(srv->port());
+    c.send("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::string r = c.read_response(3000);
+    EXPECT_NE(r.find("pong"), std::string::npos) << "not answered while the sink was blocked: " << r;
+  }
+  // However long the sink stays blocked, the server holds one buffer and a read of this upload.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_LE(srv->body_memory(), lim.upload_buffer + (64u << 10));
+  EXPECT_GT(srv->body_memory(), 0u);
+  gate.release();
+  sender.join();
+  std::string r = up.read_response(60000);
+  EXPECT_NE(r.find("HTTP/1.1 201"), std::string::npos) << r;
+  EXPECT_EQ(gate.bytes.load(), total);
+  EXPECT_EQ(srv->body_memory(), 0u);
+  srv->stop();
 }
 
 }  // namespace

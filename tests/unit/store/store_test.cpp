@@ -212,6 +212,70 @@ TEST_F(FixtureStore, PruneRemovesUnreferencedAndStale) {
   }
 }
 
+// The list cache re-reads only manifests whose file changed. To see that an unchanged one is
+// not read, its config blob is rewritten behind the store's back (which a content-addressed store
+// never does): the cached list keeps the old details until the manifest itself changes. Files
+// written, replaced or removed by someone else (another node) show at once.
+TEST_F(FixtureStore, ListCacheRereadsOnlyChangedManifests) {
+  auto names = [](const std::vector<ModelEntry>& l) {
+    std::vector<std::string> n;
+    for (auto& e : l) n.push_back(e.display_name + " " + e.digest);
+    return n;
+  };
+  ListCache cache(std::chrono::milliseconds(0));
+  auto first = store_->list(&cache);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(names(*first), names(*store_->list()));
+  EXPECT_EQ(cache.size(), first->size());
+
+  auto tiny = store_->get("tiny:latest");
+  ASSERT_TRUE(tiny.ok());
+  const fs::path cfg = root_ / "blobs" / blob_file_name(tiny->manifest.config.digest);
+  std::string cfg_bytes = slurp(cfg);
+  auto doctored = nlohmann::json::parse(cfg_bytes);
+  doctored["model_family"] = "doctored";
+  std::ofstream(cfg, std::ios::trunc) << doctored.dump();
+  auto family = [](const std::vector<ModelEntry>& l, const std::string& name) {
+    for (auto& e : l)
+      if (e.display_name == name) return e.details.family;
+    return std::string("<absent>");
+  };
+  EXPECT_EQ(family(*store_->list(), "tiny:latest"), "doctored");  // uncached: read again
+  EXPECT_NE(family(*store_->list(&cache), "tiny:latest"), "doctored");  // cached: not read
+  // The manifest is rewritten (same bytes, new file): read again.
+  const fs::path man = root_ / "manifests/registry.ollama.ai/library/tiny/latest";
+  std::string man_bytes = slurp(man);
+  std::ofstream(man.string() + ".new") << man_bytes;
+  fs::rename(man.string() + ".new", man);
+  EXPECT_EQ(family(*store_->list(&cache), "tiny:latest"), "doctored");
+
+  // Written in place (no rename), then a new model, then one removed: all seen at the next list.
+  auto in_place = nlohmann::json::parse(man_bytes);
+  std::ofstream(man, std::ios::trunc) << in_place.dump(2);
+  std::string want_digest = sha256_hex(slurp(man));
+  fs::create_directories(root_ / "manifests/registry.ollama.ai/library/fresh");
+  std::ofstream(root_ / "manifests/registry.ollama.ai/library/fresh/v1") << man_bytes;
+  auto other = store_->get("someone/Other.Model:v1.0");
+  ASSERT_TRUE(other.ok());
+  fs::remove(root_ / "manifests/registry.ollama.ai/someone/Other.Model/v1.0");
+  auto after = store_->list(&cache);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(names(*after), names(*store_->list()));
+  EXPECT_EQ(family(*after, "fresh:v1"), "doctored");
+  EXPECT_EQ(family(*after, "someone/Other.Model:v1.0"), "<absent>");
+  for (auto& e : *after) {
+    if (e.display_name == "tiny:latest") {
+      EXPECT_EQ(e.digest, want_digest);
+    }
+  }
+  EXPECT_EQ(cache.size(), after->size());
+
+  // With the default settling time, files changed in the last 2 s are read every time.
+  ListCache settling;
+  ASSERT_TRUE(store_->list(&settling).ok());
+  EXPECT_LT(settling.size(), after->size());
+}
+
 TEST(Store, BlobWriteVerifiesDigest) {
   TempDir tmp;
   auto s = Store::open(tmp.str() + "/m");
