@@ -4,7 +4,7 @@
 // the setting and where its bad value came from.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -131,4 +131,11 @@ test('bad values: one line naming the setting and its source, exit 1', () => {
     assert.match(r.stderr, re);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
+});
+
+test('docs/OPERATIONS.md lists every setting', () => {
+  const doc = readFileSync(new URL('../../docs/OPERATIONS.md', import.meta.url), 'utf8');
+  const r = printConfig();
+  assert.ok(Object.keys(r.values).length >= 25);
+  for (const k of Object.keys(r.values)) assert.ok(doc.includes(`\`--${k}\``), `--${k} is not in docs/OPERATIONS.md`);
 });

@@ -5,7 +5,7 @@
 // bearer token, and Prometheus's own `promtool check metrics` on a real scrape.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync, existsSync } from 'node:fs';
+import { rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
@@ -87,7 +87,7 @@ test('request families count what the API answered: latency by model and endpoin
 test('queue, running and KV gauges agree with the runner; the gateway gauges are server-wide', async () => {
   await post(`${srv.url}/api/generate`, { model: MODEL, prompt: 'load', stream: false });
   const s = (await scrape(srv.metricsUrl)).samples;
-  assert.equal(metric(s, 'ollama_request_queue_length'), 0);  // the total (no model label)
+  assert.equal(metric(s, 'ollama_request_queue_length', { model: '' }), 0);  // the total
   assert.equal(metric(s, 'ollama_request_queue_length', { model: MODEL }), 0);
   assert.equal(metric(s, 'paddock_num_requests_waiting'), 0);
   assert.equal(metric(s, 'paddock_num_requests_running'), 0);
@@ -123,7 +123,7 @@ test('while requests run and wait, the gauges show them', async () => {
       return metric(x, 'paddock_num_requests_running') === 2 && metric(x, 'ollama_request_queue_length', { model: MODEL }) === 1 ? x : null;
     });
     assert.ok(s, 'never saw 2 running and 1 waiting');
-    assert.equal(metric(s, 'ollama_request_queue_length'), 1);
+    assert.equal(metric(s, 'ollama_request_queue_length', { model: '' }), 1);
     assert.equal(metric(s, 'paddock_num_requests_waiting'), 1);
     assert.equal(metric(s, 'paddock_requests_running', { model: MODEL }), 2);
   } finally {
@@ -157,15 +157,16 @@ test('a client that disconnects mid-stream is counted, and running and KV return
 });
 
 test('labels stay bounded: fuzzed model names never become label values', async () => {
-  const names = [];
+  const names = [], randoms = [];
   for (let i = 0; i < 200; i++) {
-    const r = Math.random().toString(36).slice(2);
+    const r = `q${Math.random().toString(36).slice(2, 10)}`;
+    randoms.push(r);
     names.push(i % 3 === 0 ? `../../etc/${r}` : i % 3 === 1 ? `fuzz-${r}:latest` : `x/y/z/w:${r}`);
   }
   await Promise.all(names.map((n) => post(`${srv.url}/v1/chat/completions`, { model: n, messages: [{ role: 'user', content: 'x' }] })));
   await Promise.all(names.map((n) => post(`${srv.url}/api/embed`, { model: n, input: 'x' })));
   const { text, samples } = await scrape(srv.metricsUrl);
-  for (const n of names) assert.ok(!text.includes(n.split(':').pop()), `label leaked: ${n}`);
+  for (const r of randoms) assert.ok(!text.includes(r), `label leaked: ${r}`);
   const models = new Set(samples.filter((x) => 'model' in x.labels).map((x) => x.labels.model));
   assert.deepEqual([...models].sort(), ['', MODEL].sort());
   const routes = new Set(samples.filter((x) => 'route' in x.labels).map((x) => x.labels.route));
@@ -222,6 +223,14 @@ test('promtool check metrics finds nothing wrong in a real scrape', async () => 
   const bad = spawnSync('promtool', ['check', 'metrics'], { encoding: 'utf8',
     input: '# HELP x_requests Requests.\n# TYPE x_requests counter\nx_requests 1\n' });
   assert.notEqual(bad.status, 0);
+});
+
+test('docs/OPERATIONS.md describes every metric family a scrape has', async () => {
+  const doc = readFileSync(new URL('../../docs/OPERATIONS.md', import.meta.url), 'utf8');
+  const { text } = await scrape(srv.metricsUrl);
+  const families = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]);
+  assert.ok(families.length > 30);
+  for (const f of families) assert.ok(doc.includes(`\`${f}\``), `${f} is not in docs/OPERATIONS.md`);
 });
 
 test('a bearer token guards /metrics when set; probes stay open', async () => {
@@ -314,5 +323,13 @@ scrape_configs:
     prom.kill('SIGTERM');
     await new Promise((r) => prom.on('exit', r));
     await s4.stop();
+  }
+});
+
+test('deploy/prometheus: the scrape config, the alert rules and their unit tests pass promtool', () => {
+  const d = new URL('../../deploy/prometheus/', import.meta.url).pathname;
+  for (const args of [['check', 'config', 'prometheus.yml'], ['check', 'rules', 'alerts.yml'], ['test', 'rules', 'alerts_test.yml']]) {
+    const r = spawnSync('promtool', args, { cwd: d, encoding: 'utf8' });
+    assert.equal(r.status, 0, `promtool ${args.join(' ')}:\n${r.stdout}${r.stderr}`);
   }
 });
