@@ -51,7 +51,16 @@ std::string redact(std::string_view msg) {
   return out;
 }
 
+namespace {
+// Server-side failures (I/O errors on the store, a runner that died, a timeout) are logged with
+// the full message; 503s are load, counted in paddock_rejected_requests_total instead.
+void log_failure(int status, const std::string& msg) {
+  if (status >= 500 && status != 503) log::error("request failed with {}: {}", status, msg);
+}
+}  // namespace
+
 void send_error(Exchange& ex, int status, const std::string& msg) {
+  log_failure(status, msg);
   Headers h;
   if (status == 503) h.emplace_back("Retry-After", "1");
   send_json(ex, status, json{{"error", redact(msg)}}, std::move(h));
@@ -64,6 +73,7 @@ void send_openai_error(Exchange& ex, int status, const std::string& msg, const s
                      : status == 503 ? "server_error"
                      : status >= 500 ? "api_error"
                                      : "invalid_request_error";
+  log_failure(status, msg);
   Headers h;
   if (status == 503) h.emplace_back("Retry-After", "1");
   json err{{"message", redact(msg)},
@@ -357,6 +367,8 @@ void run_job(App& app, const std::shared_ptr<Exchange>& ex, Job job) {
               track->on_done(ev.value("prompt_eval_count", int64_t(0)), ev.value("eval_count", int64_t(0)));
             else if (type == "error" && ev.value("code", "") == "timeout") track->mark_timeout();
           }
+          if (type == "error" && ev.value("code", "") == "timeout")
+            log::warn("request for {} timed out (--request-timeout)", jp->model.ref.name);
           bool last = type == "done" || type == "error" || type == "rendered";
           if (last) {
             finish([&] { jp->on_event(ev, load_ns); });

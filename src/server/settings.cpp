@@ -512,7 +512,7 @@ std::string print_config(const EffectiveConfig& eff) {
   std::string out =
       "# paddock serve: effective configuration.\n"
       "# Precedence: flags > PADDOCK_* > OLLAMA_* > config file (--config) > defaults.\n"
-      "# This output is a valid config file; secrets are masked.\n";
+      "# This output is a valid config file; secrets are masked and commented out.\n";
   for (auto& st : serve_settings()) {
     std::string v = st.get(eff.cfg);
     std::string shown;
@@ -524,7 +524,9 @@ std::string print_config(const EffectiveConfig& eff) {
       shown += "]";
     } else shown = yaml_quote(v);
     auto src = eff.source.find(st.key);
-    out += fmt::format("{}: {}  # {}\n", st.key, shown, src == eff.source.end() ? "default" : src->second);
+    // A set secret is shown commented out, so the output read back never sets it to the mask.
+    out += fmt::format("{}{}: {}  # {}\n", st.secret && !v.empty() ? "# " : "", st.key, shown,
+                       src == eff.source.end() ? "default" : src->second);
   }
   return out;
 }

@@ -24,7 +24,7 @@ function printConfig(args = [], env = {}) {
   const r = spawnSync(BIN, ['serve', '--print-config', ...args], { env: cleanEnv(env), encoding: 'utf8', timeout: 20000 });
   const values = {}, sources = {};
   for (const line of r.stdout.split('\n')) {
-    const m = line.match(/^([a-z-]+): (.*?)  # (.*)$/);
+    const m = line.match(/^(?:# )?([a-z-]+): (.*?)  # (.*)$/);
     if (m) { values[m[1]] = m[2]; sources[m[1]] = m[3]; }
   }
   return { ...r, values, sources };

@@ -333,3 +333,48 @@ test('deploy/prometheus: the scrape config, the alert rules and their unit tests
     assert.equal(r.status, 0, `promtool ${args.join(' ')}:\n${r.stdout}${r.stderr}`);
   }
 });
+
+// NVML is the NVIDIA driver's library, absent on CI machines. This stands in for it with the same
+// C entry points (two devices with known numbers) so the dlopen path, the symbol lookups and the
+// 0-1 scaling are exercised; on a GPU host the test above checks the real one.
+test('GPU metrics through an NVML library loaded at run time (PADDOCK_NVML_LIBRARY)', async () => {
+  const src = join(dir, 'fake_nvml.c');
+  const so = join(dir, 'libfake-nvml.so');
+  writeFileSync(src, `
+#include <string.h>
+typedef struct { unsigned int gpu, memory; } util_t;
+typedef struct { unsigned long long total, free, used; } mem_t;
+static int devs[2];
+int nvmlInit_v2(void) { return 0; }
+int nvmlDeviceGetCount_v2(unsigned *n) { *n = 2; return 0; }
+int nvmlDeviceGetHandleByIndex_v2(unsigned i, void **h) { if (i > 1) return 2; *h = &devs[i]; return 0; }
+int nvmlDeviceGetName(void *h, char *b, unsigned n) { strncpy(b, h == &devs[0] ? "Fake H100" : "Fake \\"quoted\\"", n); return 0; }
+int nvmlDeviceGetUUID(void *h, char *b, unsigned n) { strncpy(b, h == &devs[0] ? "GPU-0000" : "GPU-1111", n); return 0; }
+int nvmlDeviceGetUtilizationRates(void *h, util_t *u) { u->gpu = h == &devs[0] ? 37 : 100; u->memory = 5; return 0; }
+int nvmlDeviceGetMemoryInfo(void *h, mem_t *m) { m->total = 80ull << 30; m->used = h == &devs[0] ? 1ull << 30 : 2ull << 30; m->free = m->total - m->used; return 0; }
+`);
+  const cc = spawnSync('cc', ['-shared', '-fPIC', '-o', so, src], { encoding: 'utf8' });
+  assert.equal(cc.status, 0, cc.stderr);
+  const s5 = await startServer({ dir, env: { PADDOCK_NVML_LIBRARY: so } });
+  try {
+    const { samples, text } = await scrape(s5.metricsUrl);
+    assert.equal(metric(samples, 'container_gpu_utilization', { gpu: '0' }), 0.37);
+    assert.equal(metric(samples, 'container_gpu_utilization', { gpu: '1' }), 1);
+    assert.equal(metric(samples, 'paddock_gpu_utilization_ratio', { gpu: '0' }), 0.37);
+    assert.equal(metric(samples, 'paddock_gpu_memory_total_bytes', { gpu: '1' }), 80 * 2 ** 30);
+    assert.equal(metric(samples, 'paddock_gpu_memory_used_bytes', { gpu: '1' }), 2 * 2 ** 30);
+    assert.equal(metric(samples, 'paddock_gpu_info', { gpu: '0', name: 'Fake H100', uuid: 'GPU-0000' }), 1);
+    const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+  } finally { await s5.stop(); }
+  // A library without the entry points: no GPU series, no failure.
+  const empty = join(dir, 'libempty.so');
+  writeFileSync(join(dir, 'empty.c'), 'int nothing_here(void) { return 0; }\n');
+  assert.equal(spawnSync('cc', ['-shared', '-fPIC', '-o', empty, join(dir, 'empty.c')]).status, 0);
+  const s6 = await startServer({ dir, env: { PADDOCK_NVML_LIBRARY: empty } });
+  try {
+    const { samples, status } = await scrape(s6.metricsUrl);
+    assert.equal(status, 200);
+    assert.equal(samples.filter((x) => x.name.includes('gpu')).length, 0);
+  } finally { await s6.stop(); }
+});

@@ -229,7 +229,7 @@ test('bad TLS settings stop the start with one line', async () => {
   const { BIN } = await import('./helpers.mjs');
   const cases = [
     [['--tls-cert', P('server-a.crt')], /tls-cert and tls-key/],
-    [['--tls-cert', P('server-a.crt'), '--tls-key', P('server-b.key')], /does not match/],
+    [['--tls-cert', P('server-a.crt'), '--tls-key', P('server-b.key')], /does not match|mismatch/],
     [['--tls-cert', P('nope.crt'), '--tls-key', P('server-a.key')], /not a readable file/],
     [['--tls-client-ca', P('ca.crt')], /tls-client-ca needs/],
   ];
