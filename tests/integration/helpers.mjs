@@ -100,7 +100,7 @@ export async function waitFor(fn, timeoutMs = 10000, everyMs = 50) {
 export async function scrape(metricsUrl, headers = {}) {
   const r = await fetch(`${metricsUrl}/metrics`, { headers });
   const text = await r.text();
-  return { status: r.status, text, headers: r.headers, samples: parseMetrics(text) };
+  return { status: r.status, text, headers: r.headers, samples: r.status === 200 ? parseMetrics(text) : [] };
 }
 
 // Prometheus text format, the subset a scrape uses (no timestamps).
