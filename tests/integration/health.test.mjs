@@ -23,7 +23,7 @@ test('readyz waits for --preload models; a missing one keeps it 503 with the rea
       assert.equal((await probe(`${base}/livez`)).status, 200);
       const r = await waitFor(async () => {
         const p = await probe(`${base}/readyz`);
-        return p.json.errors && p.json.errors['later:latest'] ? p : null;
+        return p.json.errors && p.json.errors['later:latest'] && p.json.waiting_for.length === 1 ? p : null;
       });
       assert.ok(r, 'no preload error reported');
       assert.equal(r.status, 503);
