@@ -1,5 +1,6 @@
 // `paddock serve`: starts the server (Ollama and OpenAI APIs) on PADDOCK_HOST / OLLAMA_HOST,
-// default 127.0.0.1:11434. Flags override the environment. Stops on SIGINT/SIGTERM.
+// default 127.0.0.1:11434. Every setting comes from server/settings.h's table: flags override the
+// environment, which overrides the config file. SIGINT/SIGTERM drain and stop; SIGHUP reloads TLS.
 #include <signal.h>
 #include <unistd.h>
 
@@ -7,100 +8,65 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include "cli/command.h"
 #include "server/server.h"
+#include "server/settings.h"
 #include "util/log.h"
 
 namespace paddock::cli {
 namespace {
 
+// What the command line gave: each setting's value (lists comma-joined) by key.
 struct ServeFlags {
-  std::string host, models, keep_alive, request_timeout, max_blob_size, drain_timeout, max_body_memory;
-  std::string device;
-  int max_connections = -1;
-  int max_queue = -1, num_parallel = -1, max_loaded = -1, num_ctx = -1, threads = -1, header_timeout_ms = -1;
-  std::vector<std::string> origins;
-  bool insecure_no_auth = false, debug_endpoints = false;
-  double memory_gib = 0;
+  std::string config;
+  bool print_config = false;
+  std::vector<std::pair<const server::Setting*, CLI::Option*>> options;
+  std::map<std::string, std::string> values;
+  std::map<std::string, std::vector<std::string>> lists;
+  std::map<std::string, bool> bools;
 };
 
-int serve(const ServeFlags& f) {
-  auto cfg_r = server::config_from_env();
-  if (!cfg_r.ok()) {
-    std::cerr << "Error: " << cfg_r.error().message() << "\n";
+int serve(ServeFlags& f) {
+  server::ConfigInputs in;
+  in.file = f.config;
+  if (in.file.empty())
+    if (const char* c = std::getenv("PADDOCK_CONFIG"); c && *c) in.file = c;
+  for (auto& [st, opt] : f.options) {
+    if (opt->count() == 0) continue;
+    switch (st->kind) {
+      case server::Setting::Kind::kBool: in.flags[st->key] = f.bools[st->key] ? "true" : "false"; break;
+      case server::Setting::Kind::kList: {
+        std::string joined;
+        for (auto& x : f.lists[st->key]) joined += (joined.empty() ? "" : ",") + x;
+        in.flags[st->key] = joined;
+        break;
+      }
+      default: in.flags[st->key] = f.values[st->key];
+    }
+  }
+  server::ServerConfig defaults;
+  const char* home = std::getenv("HOME");
+  defaults.models_dir = std::string(home && *home ? home : ".") + "/.paddock/models";
+  auto eff = server::resolve_config(in, defaults);
+  if (!eff.ok()) {
+    std::cerr << "Error: " << eff.error().message() << "\n";
     return 1;
   }
-  server::ServerConfig cfg = *cfg_r;
-  if (!f.host.empty()) {
-    auto hp = server::parse_host(f.host);
-    if (!hp.ok()) {
-      std::cerr << "Error: " << hp.error().message() << "\n";
-      return 1;
-    }
-    cfg.host = hp->first;
-    cfg.port = hp->second;
+  if (f.print_config) {
+    std::cout << server::print_config(*eff);
+    return 0;
   }
-  cfg.models_dir = f.models.empty() ? default_models_dir() : f.models;
-  if (!f.keep_alive.empty()) {
-    auto d = server::parse_duration_ns(f.keep_alive);
-    if (!d.ok()) {
-      std::cerr << "Error: --keep-alive: " << d.error().message() << "\n";
-      return 1;
-    }
-    cfg.keep_alive_ns = *d;
-  }
-  if (!f.request_timeout.empty()) {
-    auto d = server::parse_duration_ns(f.request_timeout);
-    if (!d.ok()) {
-      std::cerr << "Error: --request-timeout: " << d.error().message() << "\n";
-      return 1;
-    }
-    cfg.request_timeout_ms = *d < 0 ? 0 : *d / 1000000;
-  }
-  if (!f.max_blob_size.empty()) {
-    auto v = server::parse_size(f.max_blob_size);
-    if (!v.ok()) {
-      std::cerr << "Error: --max-blob-size: " << v.error().message() << "\n";
-      return 1;
-    }
-    cfg.max_blob = *v;
-  }
-  if (!f.drain_timeout.empty()) {
-    auto d = server::parse_duration_ns(f.drain_timeout);
-    if (!d.ok()) {
-      std::cerr << "Error: --drain-timeout: " << d.error().message() << "\n";
-      return 1;
-    }
-    cfg.drain_timeout_ms = *d < 0 ? (1 << 30) : int(std::min<int64_t>(*d / 1000000, 1 << 30));
-  }
-  if (!f.max_body_memory.empty()) {
-    auto v = server::parse_size(f.max_body_memory);
-    if (!v.ok()) {
-      std::cerr << "Error: --max-body-memory: " << v.error().message() << "\n";
-      return 1;
-    }
-    cfg.max_body_memory = *v;
-  }
-  if (f.max_connections > 0) cfg.max_connections = size_t(f.max_connections);
-  if (f.max_queue >= 0) cfg.max_queue = f.max_queue;
-  if (f.num_parallel > 0) cfg.num_parallel = f.num_parallel;
-  if (f.max_loaded > 0) cfg.max_loaded = f.max_loaded;
-  if (f.num_ctx > 0) cfg.num_ctx = f.num_ctx;
-  if (f.threads >= 0) cfg.threads = f.threads;
-  if (!f.device.empty()) cfg.device = f.device;
-  if (f.header_timeout_ms > 0) cfg.header_timeout_ms = f.header_timeout_ms;
-  if (f.memory_gib > 0) cfg.memory_budget = uint64_t(f.memory_gib * double(1ull << 30));
-  for (auto& o : f.origins) cfg.origins.push_back(o);
-  cfg.insecure_no_auth = f.insecure_no_auth;
-  cfg.debug_endpoints = f.debug_endpoints || std::getenv("PADDOCK_DEBUG_ENDPOINTS") != nullptr;
+  server::ServerConfig cfg = eff->cfg;
 
   // Block the stop signals in every thread; this one waits for them.
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -114,10 +80,18 @@ int serve(const ServeFlags& f) {
     std::cerr << "Error: " << st.error().message() << "\n";
     return 1;
   }
-  // Machine-readable line for scripts and tests (port 0 picks a free port).
-  std::cout << "paddock listening on http://" << cfg.host << ":" << (*srv)->port() << std::endl;
+  // Machine-readable lines for scripts and tests (port 0 picks a free port).
+  std::cout << "paddock listening on " << (cfg.tls_cert.empty() ? "http" : "https") << "://" << cfg.host << ":"
+            << (*srv)->port() << std::endl;
+  if ((*srv)->metrics_port() != 0)
+    std::cout << "paddock metrics on http://" << cfg.metrics_host << ":" << (*srv)->metrics_port() << std::endl;
   int sig = 0;
-  sigwait(&set, &sig);
+  for (;;) {
+    sigwait(&set, &sig);
+    if (sig != SIGHUP) break;
+    log::info("received SIGHUP: reloading the TLS certificate");
+    (void)(*srv)->reload();  // logged and counted; the old certificate stays on failure
+  }
   log::info("received signal {}, draining (up to {} ms; a second signal exits at once)", sig, cfg.drain_timeout_ms);
   // The drain runs beside this thread, which keeps listening: a second signal, or a stop that
   // overruns the drain timeout by far (a request stuck where it cannot be cancelled), ends the
@@ -130,6 +104,7 @@ int serve(const ServeFlags& f) {
   });
   auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg.drain_timeout_ms) + std::chrono::seconds(15);
+  sigdelset(&set, SIGHUP);  // still blocked: a SIGHUP during the drain is ignored
   for (;;) {
     timespec ts{0, 200 * 1000 * 1000};
     int got = sigtimedwait(&set, nullptr, &ts);
@@ -145,36 +120,28 @@ int serve(const ServeFlags& f) {
 
 Registration reg({"serve", 10, [](CLI::App& app, std::function<int()>& run) {
   auto* sub = app.add_subcommand("serve", "Start the server (Ollama and OpenAI APIs)");
+  sub->footer(
+      "Precedence: flags > PADDOCK_* > OLLAMA_* > config file > defaults. docs/OPERATIONS.md lists every setting.");
   auto f = std::make_shared<ServeFlags>();
-  sub->add_option("--host", f->host, "Address to listen on, [scheme://]host[:port] (env PADDOCK_HOST, OLLAMA_HOST)");
-  sub->add_option("--models,--model-dir", f->models, "Model store directory (env PADDOCK_MODELS, OLLAMA_MODELS)");
-  sub->add_option("--keep-alive", f->keep_alive, "Default keep-alive, e.g. 5m, 1h, -1 forever (env PADDOCK_KEEP_ALIVE)");
-  sub->add_option("--max-queue", f->max_queue, "Waiting requests before 503 (env PADDOCK_MAX_QUEUE, default 512)");
-  sub->add_option("--num-parallel", f->num_parallel, "Parallel sequences per model (env PADDOCK_NUM_PARALLEL)");
-  sub->add_option("--max-loaded-models", f->max_loaded, "Models loaded at once (env PADDOCK_MAX_LOADED_MODELS)");
-  sub->add_option("--num-ctx", f->num_ctx, "Context length per sequence (env PADDOCK_CONTEXT_LENGTH, default 4096)");
-  sub->add_option("--threads", f->threads, "CPU threads per runner (0 = all)");
-  sub->add_option("--device", f->device, "Where runners compute: auto (a GPU when one is usable, else the CPU), cpu, cuda, cuda:N")
-      ->check([](const std::string& d) -> std::string {
-        if (d == "auto" || d == "cpu" || d == "cuda") return {};
-        if (d.rfind("cuda:", 0) == 0 && d.size() > 5 && d.size() <= 9 &&
-            d.find_first_not_of("0123456789", 5) == std::string::npos)
-          return {};
-        return "expected auto, cpu, cuda or cuda:N";
-      });
-  sub->add_option("--memory-gib", f->memory_gib, "Memory budget for loaded models (default 90% of available)");
-  sub->add_option("--request-timeout", f->request_timeout, "Per-request time limit, e.g. 10m (default none)");
-  sub->add_option("--header-timeout-ms", f->header_timeout_ms, "Time allowed for request headers (default 30000)");
-  sub->add_option("--max-blob-size", f->max_blob_size,
-                  "Largest blob upload, e.g. 512G (env PADDOCK_MAX_BLOB_SIZE, default 512G)");
-  sub->add_option("--origins", f->origins, "Extra allowed CORS origins (env PADDOCK_ORIGINS, OLLAMA_ORIGINS)");
-  sub->add_option("--drain-timeout", f->drain_timeout,
-                  "On SIGTERM, how long in-flight requests may finish before they are ended (default 30s)");
-  sub->add_option("--max-connections", f->max_connections, "Open connections before 503 (default 512)");
-  sub->add_option("--max-body-memory", f->max_body_memory,
-                  "Request bodies held in memory at once before 503, e.g. 256M (default 256M)");
-  sub->add_flag("--insecure-no-auth", f->insecure_no_auth, "Allow listening on a non-loopback address without auth");
-  sub->add_flag("--debug-endpoints", f->debug_endpoints, "Enable /api/debug/runners (runner KV statistics)");
+  sub->add_option("--config", f->config, "YAML config file of settings by flag name (env PADDOCK_CONFIG)");
+  sub->add_flag("--print-config", f->print_config, "Print the effective configuration (secrets masked) and exit");
+  for (const auto& st : server::serve_settings()) {
+    std::string names = "--" + st.key;
+    for (auto& a : st.alias) names += ",--" + a;
+    std::string help = st.help;
+    if (!st.env.empty()) {
+      help += " (env ";
+      for (size_t i = 0; i < st.env.size(); ++i) help += (i ? ", " : "") + st.env[i];
+      help += ")";
+    }
+    CLI::Option* opt = nullptr;
+    switch (st.kind) {
+      case server::Setting::Kind::kBool: opt = sub->add_flag(names, f->bools[st.key], help); break;
+      case server::Setting::Kind::kList: opt = sub->add_option(names, f->lists[st.key], help); break;
+      default: opt = sub->add_option(names, f->values[st.key], help);
+    }
+    f->options.emplace_back(&st, opt);
+  }
   run = [f] { return serve(*f); };
   return sub;
 }});

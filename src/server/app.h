@@ -18,7 +18,9 @@
 #include "server/catalog.h"
 #include "server/http.h"
 #include "server/manager.h"
+#include "server/metrics.h"
 #include "server/server.h"
+#include "server/tls.h"
 
 namespace paddock::server {
 
@@ -103,6 +105,22 @@ class JobRegistry {
   std::map<uint64_t, std::function<void()>> cuts_;
 };
 
+// The models named by --preload: /readyz is 503 until each has loaded once.
+class Preloads {
+ public:
+  void expect(const std::vector<std::string>& names);
+  void loaded(const std::string& name);
+  void failed(const std::string& name, const std::string& why);
+  bool done() const;
+  // {"waiting_for": [...], "errors": {name: message}}
+  json status() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> pending_;
+  std::map<std::string, std::string> errors_;
+};
+
 struct App {
   ServerConfig cfg;
   Workers workers;
@@ -113,7 +131,23 @@ struct App {
   JobRegistry jobs;
   std::atomic<bool> draining{false};  // SIGTERM: new requests get 503, /readyz says not ready
   std::atomic<bool> cut_off{false};   // the drain timeout passed: what still runs is ended
+  std::shared_ptr<Metrics> metrics = std::make_shared<Metrics>();
+  std::shared_ptr<TlsProvider> tls;   // set when the API listener speaks TLS
+  Preloads preloads;
+  std::atomic<int> scrapes{0};        // /metrics requests being answered
 };
+
+// Health and metrics (ops.cpp). /livez: the process answers; /readyz: not draining and every
+// --preload model loaded once.
+void answer_health(App& app, const HttpRequest& req, const std::shared_ptr<Exchange>& ex);
+// The metrics listener: GET /metrics (bearer token when configured), /livez, /readyz. `api` is
+// the API listener, whose connection and refusal counts the scrape reports.
+void answer_metrics_listener(App& app, const HttpServer* api, HttpRequest&& req, const std::shared_ptr<Exchange>& ex);
+// The whole exposition: the request families, then what is sampled now (queues, runner KV,
+// process, GPUs). Blocks up to a second per runner that does not answer: never on an I/O thread.
+std::string render_metrics(App& app, const HttpServer* api);
+// Loads the --preload models on a worker, retrying with backoff until each has loaded.
+void start_preload(App& app);
 
 // Runs a handler's blocking work (create, blob commit, debug stats) on one of app.workers, never
 // on the I/O thread; `job` replies on `ex` itself. Once the server is stopping the job is not run

@@ -1,5 +1,5 @@
-// config: Ollama-compatible environment parsing (OLLAMA_HOST, durations, origins) with PADDOCK_*
-// names taking precedence.
+// config: the value parsers Ollama's environment variables need (OLLAMA_HOST, Go durations) and
+// byte sizes; settings.cpp maps every setting onto them.
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -12,26 +12,12 @@
 namespace paddock::server {
 
 namespace {
-const char* env2(const char* a, const char* b) {
-  if (const char* v = std::getenv(a); v && *v) return v;
-  if (const char* v = std::getenv(b); v && *v) return v;
-  return nullptr;
-}
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '"' || s.back() == '\''))
     s.pop_back();
   size_t i = 0;
   while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '"' || s[i] == '\'')) ++i;
   return s.substr(i);
-}
-Result<int> env_int(const char* a, const char* b, int def, int lo, int hi) {
-  const char* v = env2(a, b);
-  if (!v) return def;
-  char* end = nullptr;
-  long x = std::strtol(v, &end, 10);
-  if (!end || *end || x < lo || x > hi)
-    return make_error(ErrorCode::kInvalidArgument, "invalid {} '{}': expected an integer in [{}, {}]", std::getenv(a) ? a : b, v, lo, hi);
-  return int(x);
 }
 }  // namespace
 
@@ -132,48 +118,6 @@ Result<uint64_t> parse_size(const std::string& raw) {
   if (shift < 0) return make_error(ErrorCode::kInvalidArgument, "invalid size '{}': unknown unit", raw);
   if (shift > 0 && n > (UINT64_MAX >> shift)) return make_error(ErrorCode::kInvalidArgument, "size '{}' is too large", raw);
   return n << shift;
-}
-
-Result<ServerConfig> config_from_env() {
-  ServerConfig c;
-  if (const char* h = env2("PADDOCK_HOST", "OLLAMA_HOST")) {
-    ASSIGN_OR_RETURN(auto hp, parse_host(h));
-    c.host = hp.first;
-    c.port = hp.second;
-  }
-  if (const char* o = env2("PADDOCK_ORIGINS", "OLLAMA_ORIGINS")) {
-    std::string s = o;
-    size_t p = 0;
-    while (p <= s.size()) {
-      size_t q = s.find(',', p);
-      if (q == std::string::npos) q = s.size();
-      std::string part = trim(s.substr(p, q - p));
-      if (!part.empty()) c.origins.push_back(part);
-      p = q + 1;
-    }
-  }
-  if (const char* k = env2("PADDOCK_KEEP_ALIVE", "OLLAMA_KEEP_ALIVE")) {
-    auto d = parse_duration_ns(k);
-    if (!d.ok()) return d.error().wrap("keep-alive");
-    c.keep_alive_ns = *d;
-  }
-  ASSIGN_OR_RETURN(c.max_queue, env_int("PADDOCK_MAX_QUEUE", "OLLAMA_MAX_QUEUE", c.max_queue, 0, 1 << 20));
-  ASSIGN_OR_RETURN(c.num_parallel, env_int("PADDOCK_NUM_PARALLEL", "OLLAMA_NUM_PARALLEL", c.num_parallel, 1, 1024));
-  ASSIGN_OR_RETURN(c.max_loaded, env_int("PADDOCK_MAX_LOADED_MODELS", "OLLAMA_MAX_LOADED_MODELS", c.max_loaded, 0, 1024));
-  if (c.max_loaded == 0) c.max_loaded = 3;
-  ASSIGN_OR_RETURN(c.num_ctx, env_int("PADDOCK_CONTEXT_LENGTH", "OLLAMA_CONTEXT_LENGTH", c.num_ctx, 0, 1 << 20));
-  if (c.num_ctx == 0) c.num_ctx = 4096;
-  if (const char* m = std::getenv("PADDOCK_MAX_BLOB_SIZE")) {
-    auto v = parse_size(m);
-    if (!v.ok()) return v.error().wrap("PADDOCK_MAX_BLOB_SIZE");
-    c.max_blob = *v;
-  }
-  if (const char* t = env2("PADDOCK_LOAD_TIMEOUT", "OLLAMA_LOAD_TIMEOUT")) {
-    auto d = parse_duration_ns(t);
-    if (!d.ok()) return d.error().wrap("load timeout");
-    c.load_timeout_ms = *d <= 0 ? (1 << 30) : int(std::min<int64_t>(*d / 1000000, 1 << 30));
-  }
-  return c;
 }
 
 }  // namespace paddock::server

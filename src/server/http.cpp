@@ -10,12 +10,16 @@
 #include <array>
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 #include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
+#include <map>
 #include <limits>
 #include <list>
 #include <mutex>
@@ -24,6 +28,9 @@
 #include <thread>
 
 #include "server/http_parser.h"
+#include "server/metrics.h"
+#include "server/tls.h"
+#include "server/tls_context.h"
 #include "util/log.h"
 
 namespace paddock::server {
@@ -290,11 +297,12 @@ class UploadQueue final : public BodySink, public std::enable_shared_from_this<U
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket sock, ServerImpl* srv);
+  Connection(tcp::socket sock, ServerImpl* srv, std::shared_ptr<TlsContext> tls);
   ~Connection() {
     if (upload_) upload_->abandon();
   }
-  void start() { read_header(); }
+  // Plain: reads the first request. TLS: the handshake first (within the header timeout).
+  void start();
   // Over the connection cap: answer 503 at once, close, and do not count as open.
   void refuse();
   void close();
@@ -316,7 +324,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_upload_notify();
   void drop_upload();
   void fail_read(error_code ec);
-  void send_error_and_close(int status, std::string_view msg);
+  void send_error_and_close(int status, std::string_view msg, const char* reason = nullptr);
   void dispatch_request();
   void watch_disconnect();
   void client_gone();
@@ -333,8 +341,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
   void arm_timer(int ms);
   void set_busy(bool b);
+  // TLS reads go through tls_buf_ and are appended to buf_: a read may still be out (the
+  // disconnect watch) while the parser consumes buf_, so it must not write into buf_ itself.
+  void tls_read();
+  void on_tls_read(error_code ec, size_t n);
+  template <class Buffers, class Handler>
+  void write_some_all(const Buffers& b, Handler&& h) {
+    if (tls_) asio::async_write(*tls_, b, asio::bind_executor(strand_, std::forward<Handler>(h)));
+    else asio::async_write(sock_, b, asio::bind_executor(strand_, std::forward<Handler>(h)));
+  }
 
   tcp::socket sock_;
+  std::shared_ptr<TlsContext> tls_ctx_;  // kept alive while this connection uses it
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
+  std::array<char, 16384> tls_buf_{};
+  bool reading_ = false;  // TLS: a read is out
   ServerImpl* srv_;
   asio::strand<asio::io_context::executor_type> strand_;
   asio::steady_timer timer_;
@@ -457,11 +478,12 @@ class ExchangeImpl : public Exchange, public std::enable_shared_from_this<Exchan
 
 class ServerImpl : public HttpServer {
  public:
-  ServerImpl(int threads, HttpLimits lim, Handler h, SinkFactory sf)
+  ServerImpl(int threads, HttpLimits lim, Handler h, SinkFactory sf, std::shared_ptr<TlsProvider> tls)
       : writers(std::make_shared<SinkWriters>(lim.sink_threads)),
         limits(std::move(lim)),
         handler(std::move(h)),
         sinks(std::move(sf)),
+        tls_(std::move(tls)),
         threads_(threads < 1 ? 1 : threads),
         acceptor_(io) {}
   ~ServerImpl() override { stop(); }
@@ -508,6 +530,17 @@ class ServerImpl : public HttpServer {
   size_t connections() const override { return n_conns_.load(); }
   size_t busy() const override { return n_busy_.load(); }
   size_t body_memory() const override { return body_bytes_.load(); }
+  std::vector<HttpRefusal> refusals() const override {
+    std::lock_guard lk(refusal_mu_);
+    std::vector<HttpRefusal> out;
+    for (auto& [k, n] : refused_) out.push_back(HttpRefusal{k.first, k.second, n});
+    return out;
+  }
+  uint64_t tls_handshake_failures() const override { return tls_failures.load(); }
+  void count_refusal(int status, const char* reason) {
+    std::lock_guard lk(refusal_mu_);
+    refused_[{status, reason}]++;
+  }
 
   void forget(Connection* c) {
     std::lock_guard lk(mu_);
@@ -529,6 +562,7 @@ class ServerImpl : public HttpServer {
   std::atomic<size_t> n_conns_{0};
   std::atomic<size_t> n_busy_{0};
   std::atomic<size_t> body_bytes_{0};
+  std::atomic<uint64_t> tls_failures{0};
 
  private:
   void do_accept() {
@@ -543,7 +577,7 @@ class ServerImpl : public HttpServer {
       }
       error_code ignore;
       s.set_option(tcp::no_delay(true), ignore);
-      auto c = std::make_shared<Connection>(std::move(s), this);
+      auto c = std::make_shared<Connection>(std::move(s), this, tls_ ? tls_->current() : nullptr);
       {
         std::lock_guard lk(mu_);
         // Drop expired entries now and then so the list stays the size of the live set.
@@ -557,6 +591,9 @@ class ServerImpl : public HttpServer {
     });
   }
 
+  std::shared_ptr<TlsProvider> tls_;
+  mutable std::mutex refusal_mu_;
+  std::map<std::pair<int, std::string>, uint64_t> refused_;
   int threads_;
   tcp::acceptor acceptor_;
   uint16_t port_ = 0;
@@ -566,18 +603,70 @@ class ServerImpl : public HttpServer {
   std::list<std::weak_ptr<Connection>> conns_;
 };
 
-Connection::Connection(tcp::socket sock, ServerImpl* srv)
+Connection::Connection(tcp::socket sock, ServerImpl* srv, std::shared_ptr<TlsContext> tls)
     : sock_(std::move(sock)),
       srv_(srv),
       strand_(asio::make_strand(srv->io)),
       timer_(srv->io) {
+  tls_ctx_ = std::move(tls);
+  if (tls_ctx_) tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(sock_, tls_ctx_->ctx);
   srv_->n_conns_++;
+}
+
+void Connection::start() {
+  if (!tls_) return read_header();
+  state_ = State::kReading;
+  arm_timer(srv_->limits.header_timeout_ms);
+  tls_->async_handshake(asio::ssl::stream_base::server,
+                        asio::bind_executor(strand_, [self = shared_from_this()](error_code ec) {
+                          if (self->state_ == State::kClosed) return;
+                          if (ec) {
+                            self->srv_->tls_failures++;
+                            log::debug("http: TLS handshake failed: {}", ec.message());
+                            return self->close();
+                          }
+                          self->read_header();
+                        }));
 }
 
 void Connection::refuse() {
   counted_ = false;
   srv_->n_conns_--;
-  send_error_and_close(503, "server busy: too many connections, try again");
+  if (tls_) {  // no handshake yet: nothing to say it in
+    srv_->count_refusal(503, "too_many_connections");
+    return close();
+  }
+  send_error_and_close(503, "server busy: too many connections, try again", "too_many_connections");
+}
+
+void Connection::tls_read() {
+  if (reading_) return;
+  reading_ = true;
+  tls_->async_read_some(asio::buffer(tls_buf_),
+                        asio::bind_executor(strand_, [self = shared_from_this()](error_code ec, size_t n) {
+                          self->on_tls_read(ec, n);
+                        }));
+}
+
+void Connection::on_tls_read(error_code ec, size_t n) {
+  reading_ = false;
+  if (state_ == State::kClosed) return;
+  if (n > 0) {
+    auto mb = buf_.prepare(n);
+    std::memcpy(mb.data(), tls_buf_.data(), n);
+    buf_.commit(n);
+  }
+  if (state_ == State::kReading) {
+    if (ec && n == 0) return fail_read(ec);
+    return parse_buffered();
+  }
+  // The disconnect watch, while a request is being answered.
+  if (ec) {
+    if (!response_done_) client_gone();
+    return;  // else the next read after the response sees the error again and closes
+  }
+  // Bytes of a pipelined request: keep them (bounded) and keep watching.
+  if (!response_done_ && buf_.size() < srv_->limits.max_header_bytes) tls_read();
 }
 
 void Connection::set_busy(bool b) {
@@ -638,6 +727,7 @@ void Connection::parse_buffered() {
 void Connection::read_more() {
   // A body streamed to a sink (uploads of many GB) has a limit on idle time, not on the whole.
   if (reading_body_ && parser_->req.sink) arm_timer(srv_->limits.upload_idle_timeout_ms);
+  if (tls_) return tls_read();  // a read already out (the disconnect watch) parses when it completes
   sock_.async_read_some(buf_.prepare(upload_ ? kUploadReadSize : kReadSize),
                         asio::bind_executor(strand_, [self = shared_from_this()](error_code ec, size_t n) {
                           if (self->state_ == State::kClosed) return;
@@ -677,11 +767,10 @@ void Connection::continue_body() {
   if (parser_->expect_continue) {
     // The client waits for this before sending the body (curl does for large bodies).
     auto msg = std::make_shared<std::string>("HTTP/1.1 100 Continue\r\n\r\n");
-    asio::async_write(sock_, asio::buffer(*msg),
-                      asio::bind_executor(strand_, [self = shared_from_this(), msg](error_code wec, size_t) {
-                        if (wec) return self->close();
-                        self->read_body();
-                      }));
+    write_some_all(asio::buffer(*msg), [self = shared_from_this(), msg](error_code wec, size_t) {
+      if (wec) return self->close();
+      self->read_body();
+    });
     return;
   }
   read_body();
@@ -743,7 +832,7 @@ void Connection::fail_read(error_code ec) {
   }
   if (parser_ && parser_->sink_failed) return send_error_and_close(parser_->sink_status, parser_->sink_error);
   if (parser_ && parser_->over_body_memory)
-    return send_error_and_close(503, "server busy: too much request data in flight, try again");
+    return send_error_and_close(503, "server busy: too much request data in flight, try again", "body_memory");
   if (parser_ && parser_->bad_te)
     return send_error_and_close(400,
                                 "malformed HTTP request: Transfer-Encoding must be a single \"chunked\" "
@@ -752,12 +841,14 @@ void Connection::fail_read(error_code ec) {
   if (ec == bhttp::error::body_limit || (parser_ && parser_->body_too_large))
     return send_error_and_close(413, "request body too large");
   if (ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
-      ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message)
+      ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
+      ec == asio::ssl::error::stream_truncated || ec.category() == asio::error::get_ssl_category())
     return close();
   send_error_and_close(400, "malformed HTTP request: " + ec.message());
 }
 
-void Connection::send_error_and_close(int status, std::string_view msg) {
+void Connection::send_error_and_close(int status, std::string_view msg, const char* reason) {
+  srv_->count_refusal(status, reason ? reason : rejection_reason(status));
   timer_.cancel();
   drop_upload();
   state_ = State::kHandling;
@@ -794,6 +885,8 @@ void Connection::dispatch_request() {
 }
 
 void Connection::watch_disconnect() {
+  // TLS: the bytes on the socket are records, so a peek cannot tell data from a close; read them.
+  if (tls_) return tls_read();
   sock_.async_wait(tcp::socket::wait_read, asio::bind_executor(strand_, [self = shared_from_this()](error_code ec) {
     if (ec || self->state_ != State::kHandling || self->response_done_) return;
     char c;
@@ -834,6 +927,7 @@ void Connection::close() {
 // and drop what still arrives for a short while, then close (nginx's lingering close).
 void Connection::linger_close() {
   if (state_ == State::kClosed) return;
+  if (tls_ && reading_) return close();  // a TLS read is out: no second reader on the socket
   error_code ec;
   sock_.shutdown(tcp::socket::shutdown_send, ec);
   state_ = State::kHandling;
@@ -868,8 +962,10 @@ void Connection::do_write() {
       cur_.reset();
       set_busy(false);
       if (!keep_alive_) return close();
-      error_code ec;
-      sock_.cancel(ec);  // stop the disconnect watch
+      if (!tls_) {
+        error_code ec;
+        sock_.cancel(ec);  // stop the disconnect watch (TLS: its read stays out and feeds the next request)
+      }
       return read_header();
     }
     return;
@@ -881,13 +977,12 @@ void Connection::do_write() {
     out_.pop_front();
   }
   writing_ = true;
-  asio::async_write(sock_, asio::buffer(inflight_),
-                    asio::bind_executor(strand_, [self = shared_from_this()](error_code ec, size_t n) {
-                      self->writing_ = false;
-                      if (self->cur_) self->cur_->pending_ -= std::min<size_t>(self->cur_->pending_.load(), n);
-                      if (ec) return self->client_gone();
-                      self->do_write();
-                    }));
+  write_some_all(asio::buffer(inflight_), [self = shared_from_this()](error_code ec, size_t n) {
+    self->writing_ = false;
+    if (self->cur_) self->cur_->pending_ -= std::min<size_t>(self->cur_->pending_.load(), n);
+    if (ec) return self->client_gone();
+    self->do_write();
+  });
 }
 
 }  // namespace
@@ -926,8 +1021,9 @@ const char* status_reason(int s) {
 }
 
 std::unique_ptr<HttpServer> HttpServer::create(int io_threads, HttpLimits limits, Handler handler,
-                                               SinkFactory sinks) {
-  return std::make_unique<ServerImpl>(io_threads, std::move(limits), std::move(handler), std::move(sinks));
+                                               SinkFactory sinks, std::shared_ptr<TlsProvider> tls) {
+  return std::make_unique<ServerImpl>(io_threads, std::move(limits), std::move(handler), std::move(sinks),
+                                      std::move(tls));
 }
 
 }  // namespace paddock::server

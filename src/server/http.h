@@ -104,11 +104,22 @@ class Exchange {
 
 using Handler = std::function<void(HttpRequest&&, std::shared_ptr<Exchange>)>;
 
+class TlsProvider;  // tls.h
+
+// Requests refused by the HTTP layer itself (before any handler saw them), by status and reason.
+struct HttpRefusal {
+  int status;
+  std::string reason;
+  uint64_t count;
+};
+
 class HttpServer {
  public:
   virtual ~HttpServer() = default;
+  // With `tls`, every connection is TLS (no plaintext on this listener); each new connection takes
+  // the provider's current context, so a reload never touches connections already open.
   static std::unique_ptr<HttpServer> create(int io_threads, HttpLimits limits, Handler handler,
-                                            SinkFactory sinks = {});
+                                            SinkFactory sinks = {}, std::shared_ptr<TlsProvider> tls = nullptr);
   // Binds and listens; port 0 picks a free port (see port()).
   virtual Status listen(const std::string& host, uint16_t port) = 0;
   virtual uint16_t port() const = 0;
@@ -122,6 +133,9 @@ class HttpServer {
   // Bytes of request bodies held now: buffered bodies and upload bytes waiting for their sink
   // (see max_body_memory).
   virtual size_t body_memory() const = 0;
+  // Counts since start (for /metrics).
+  virtual std::vector<HttpRefusal> refusals() const = 0;
+  virtual uint64_t tls_handshake_failures() const = 0;
 };
 
 const char* status_reason(int status);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "server/metrics.h"
 #include "util/log.h"
 
 namespace paddock::server {
@@ -131,6 +132,7 @@ uint64_t Manager::acquire(const ModelRef& ref, std::optional<int64_t> keep_alive
       it->second.num_ctx = std::max(opts_.num_ctx, ref.num_ctx);
       load_order_.push_back(key);
     } else if (it->second.state == Loaded::State::kDead && it->second.active == 0) {
+      note_restart_locked(it->second);
       it->second.state = Loaded::State::kQueued;
       graveyard = std::move(it->second.runner);  // destroyed after the lock is released
       it->second.num_ctx = std::max(it->second.num_ctx, ref.num_ctx);
@@ -234,6 +236,29 @@ void Manager::unload(const std::string& model_path) {
   cv_.notify_all();
 }
 
+void Manager::note_restart_locked(Loaded& m) {
+  if (!m.crashed) return;
+  m.crashed = false;
+  log::info("restarting the runner for {} (its previous process ended unexpectedly)", m.ref.name);
+  if (opts_.metrics) opts_.metrics->runner_restarts.add({opts_.metrics->model_label(m.ref.name)});
+}
+
+std::vector<Manager::QueueStatus> Manager::queue_status(int* total_waiting) const {
+  std::vector<QueueStatus> out;
+  std::lock_guard lk(mu_);
+  for (auto& [k, m] : models_) {
+    QueueStatus q;
+    q.name = m.ref.name;
+    q.waiting = int(m.waiters.size());
+    q.active = m.active;
+    q.ready = m.state == Loaded::State::kReady;
+    q.runner = m.runner;
+    out.push_back(std::move(q));
+  }
+  if (total_waiting) *total_waiting = waiting_ + reserved_;
+  return out;
+}
+
 int Manager::waiting() const {
   std::lock_guard lk(mu_);
   return waiting_;
@@ -310,6 +335,7 @@ void Manager::loop() {
           it = models_.erase(it);
           continue;
         }
+        note_restart_locked(m);
         m.state = Loaded::State::kQueued;
         load_order_.push_back(it->first);
       }
@@ -379,6 +405,8 @@ void Manager::loop() {
         auto err = make_error(ErrorCode::kInternal,
                               "model {} requires more memory ({:.1f} GiB) than is available ({:.1f} GiB)", name,
                               double(need) / double(1ull << 30), double(opts_.memory_budget) / double(1ull << 30));
+        log::error("loading {} failed: {}", name, err.message());
+        if (opts_.metrics) opts_.metrics->model_load_failures.add({opts_.metrics->model_label(name)});
         for (auto& d : failed) run.push_back([d = std::move(d), err] { d(err); });
         continue;
       }
@@ -405,7 +433,15 @@ void Manager::loop() {
         {
           std::lock_guard l(mu_);
           auto f = models_.find(key);
-          if (f != models_.end() && f->second.generation == gen) f->second.state = Loaded::State::kDead;
+          if (f != models_.end() && f->second.generation == gen) {
+            f->second.state = Loaded::State::kDead;
+            std::string why = f->second.runner ? f->second.runner->unexpected_exit() : "";
+            if (!why.empty()) {
+              f->second.crashed = true;
+              if (opts_.metrics)
+                opts_.metrics->runner_exits.add({opts_.metrics->model_label(f->second.ref.name), why});
+            }
+          }
         }
         cv_.notify_all();
       });
@@ -417,6 +453,7 @@ void Manager::loop() {
       }
       if (!res.ok()) {
         log::error("loading {} failed: {}", it->second.ref.name, res.error().message());
+        if (opts_.metrics) opts_.metrics->model_load_failures.add({opts_.metrics->model_label(it->second.ref.name)});
         std::vector<Done> failed;
         for (auto& w : it->second.waiters) failed.push_back(std::move(w.done));
         waiting_ -= int(it->second.waiters.size());
@@ -434,6 +471,9 @@ void Manager::loop() {
       }
       if (it->second.ctx_cap > 0 && it->second.reload_ctx > it->second.ctx_cap) it->second.reload_ctx = 0;
       it->second.load_duration = Clock::now() - t0;
+      if (opts_.metrics)
+        opts_.metrics->model_load_seconds.observe({opts_.metrics->model_label(it->second.ref.name)},
+                                                  std::chrono::duration<double>(it->second.load_duration).count());
       auto g = grant(it->second, key);
       for (auto& f : g) run.push_back(std::move(f));
       loaded_something = true;

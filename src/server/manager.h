@@ -41,6 +41,8 @@ struct ModelRef {
   int num_ctx = 0;
 };
 
+class Metrics;
+
 struct ManagerOptions {
   std::string runner_exe;
   int64_t default_keep_alive_ns = 5ll * 60 * 1000000000;  // negative = forever
@@ -53,6 +55,7 @@ struct ManagerOptions {
   uint64_t memory_budget = 0;  // 0 = 90% of MemAvailable at start
   int load_timeout_ms = 300000;
   std::vector<std::string> runner_args;  // passed through to every runner
+  std::shared_ptr<Metrics> metrics;      // load times and failures, runner exits and restarts
 };
 
 class Manager;
@@ -107,6 +110,17 @@ class Manager {
   void unload(const std::string& model_path);
   std::vector<PsEntry> ps();
   int waiting() const;
+  // For /metrics: every model the manager knows (loaded, loading or queued to load) with its
+  // waiting and running requests; `*total_waiting` also counts places taken before a request's
+  // model is known.
+  struct QueueStatus {
+    std::string name;
+    int waiting = 0;
+    int active = 0;
+    bool ready = false;
+    std::shared_ptr<RunnerClient> runner;
+  };
+  std::vector<QueueStatus> queue_status(int* total_waiting) const;
   const ManagerOptions& options() const { return opts_; }
   void shutdown();
 
@@ -133,7 +147,10 @@ class Manager {
     int num_ctx = 0;     // context the runner is (being) started with
     int ctx_cap = 0;     // the runner reported less than it was asked for: the model's limit
     int reload_ctx = 0;  // > num_ctx: restart with this context once idle; no grants until then
+    bool crashed = false;  // its runner ended unexpectedly: the next load is a restart
   };
+  // With mu_ held: a dead model goes back to the load queue (a restart if its runner crashed).
+  void note_restart_locked(Loaded& m);
   // With mu_ held: records that `ref` needs a bigger context than `m` has.
   void want_context_locked(Loaded& m, const ModelRef& ref);
   void release(const std::string& key, uint64_t generation);

@@ -118,6 +118,11 @@ RunnerClient::~RunnerClient() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+std::string RunnerClient::unexpected_exit() const {
+  std::lock_guard lk(exit_mu_);
+  return unexpected_exit_;
+}
+
 size_t RunnerClient::in_flight() const {
   std::lock_guard lk(mu_);
   return pending_.size();
@@ -191,12 +196,12 @@ void RunnerClient::reader_loop() {
   runner::FrameDecoder dec;
   char buf[65536];
   std::string why;
+  bool bad = false;
   for (;;) {
     ssize_t r = ::read(fd_, buf, sizeof buf);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
     dec.feed(buf, size_t(r));
-    bool bad = false;
     for (;;) {
       auto f = dec.next();
       if (!f.ok()) {
@@ -246,6 +251,15 @@ void RunnerClient::reader_loop() {
   while (w < 0 && errno == EINTR);
   std::string desc = w == pid_ ? describe_status(st) : "ended";
   std::string msg = stopping_ ? "model was unloaded" : fmt::format("runner process for {} {}", spec_.display_name, desc);
+  if (!stopping_) {
+    std::string kind = bad                                           ? "protocol"
+                       : w == pid_ && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? "killed"
+                       : w == pid_ && WIFSIGNALED(st)                ? "crashed"
+                       : w == pid_ && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? ""
+                                                                     : "exited";
+    std::lock_guard lk(exit_mu_);
+    unexpected_exit_ = kind;
+  }
   if (!stopping_) log::error("{} (pid {}); failing its in-flight requests", msg, pid_);
   fail_all(msg);
   if (on_exit_) on_exit_();

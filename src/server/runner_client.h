@@ -52,6 +52,10 @@ class RunnerClient : public std::enable_shared_from_this<RunnerClient> {
   pid_t pid() const { return pid_; }
   const nlohmann::json& ready() const { return ready_; }
   size_t in_flight() const;
+  // Why the process ended, once it has, if nobody asked it to: "killed" (SIGKILL, as the OOM
+  // killer sends), "crashed" (another signal), "exited" (a non-zero status), "protocol" (it sent
+  // a bad frame); "" while it runs or when it was stopped on purpose or exited 0.
+  std::string unexpected_exit() const;
 
  private:
   RunnerClient() = default;
@@ -77,6 +81,8 @@ class RunnerClient : public std::enable_shared_from_this<RunnerClient> {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> finished_{false};
   std::string exit_reason_;
+  mutable std::mutex exit_mu_;   // a leaf lock: read by the manager under its own lock
+  std::string unexpected_exit_;
 };
 
 }  // namespace paddock::server

@@ -9,6 +9,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <cctype>
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -50,7 +51,16 @@ std::string redact(std::string_view msg) {
   return out;
 }
 
+namespace {
+// Server-side failures (I/O errors on the store, a runner that died, a timeout) are logged with
+// the full message; 503s are load, counted in paddock_rejected_requests_total instead.
+void log_failure(int status, const std::string& msg) {
+  if (status >= 500 && status != 503) log::error("request failed with {}: {}", status, msg);
+}
+}  // namespace
+
 void send_error(Exchange& ex, int status, const std::string& msg) {
+  log_failure(status, msg);
   Headers h;
   if (status == 503) h.emplace_back("Retry-After", "1");
   send_json(ex, status, json{{"error", redact(msg)}}, std::move(h));
@@ -63,6 +73,7 @@ void send_openai_error(Exchange& ex, int status, const std::string& msg, const s
                      : status == 503 ? "server_error"
                      : status >= 500 ? "api_error"
                                      : "invalid_request_error";
+  log_failure(status, msg);
   Headers h;
   if (status == 503) h.emplace_back("Retry-After", "1");
   json err{{"message", redact(msg)},
@@ -297,6 +308,9 @@ void run_job(App& app, const std::shared_ptr<Exchange>& ex, Job job) {
   JobRegistry* jobs = &app.jobs;
   const uint64_t job_id = app.request_counter.fetch_add(1) + 1;
   int64_t timeout_ms = app.cfg.request_timeout_ms;
+  // Metrics: the request's model label, time to first token, inter-token latency, token counts.
+  std::shared_ptr<RequestTrack> track = std::dynamic_pointer_cast<RequestTrack>(ex);
+  if (track) track->set_model(jp->model.ref.name);
   // Ends the job once: false if it had ended already. Runs `end` under the job's lock, so no
   // runner event can interleave with it.
   auto finish = [st, jobs, job_id](const std::function<void()>& end) {
@@ -324,7 +338,7 @@ void run_job(App& app, const std::shared_ptr<Exchange>& ex, Job job) {
   bool reserved = jp->admission && jp->admission->take();
   uint64_t ticket = mgr->acquire(
       jp->model.ref, jp->keep_alive_ns,
-      [st, jp, ex, timeout_ms, finish](Result<std::unique_ptr<Slot>> r) {
+      [st, jp, ex, timeout_ms, finish, track](Result<std::unique_ptr<Slot>> r) {
         if (!r.ok()) {
           finish([&] { jp->on_fail(r.error()); });
           return;
@@ -345,8 +359,16 @@ void run_job(App& app, const std::shared_ptr<Exchange>& ex, Job job) {
         }
         json req = jp->runner_req;
         if (timeout_ms > 0) req["timeout_ms"] = timeout_ms;
-        uint64_t id = runner->submit(std::move(req), [st, jp, load_ns, finish](const json& ev) {
+        uint64_t id = runner->submit(std::move(req), [st, jp, load_ns, finish, track](const json& ev) {
           std::string type = ev.value("type", "");
+          if (track) {
+            if (type == "token") track->on_token();
+            else if (type == "done")
+              track->on_done(ev.value("prompt_eval_count", int64_t(0)), ev.value("eval_count", int64_t(0)));
+            else if (type == "error" && ev.value("code", "") == "timeout") track->mark_timeout();
+          }
+          if (type == "error" && ev.value("code", "") == "timeout")
+            log::warn("request for {} timed out (--request-timeout)", jp->model.ref.name);
           bool last = type == "done" || type == "error" || type == "rendered";
           if (last) {
             finish([&] { jp->on_event(ev, load_ns); });
@@ -463,6 +485,19 @@ class ServerImpl : public Server {
       if (n <= 0) return make_error(ErrorCode::kInternal, "cannot find the paddock binary for runners");
       cfg.runner_exe.assign(buf, size_t(n));
     }
+    if (!cfg.tls_cert.empty()) {
+      ASSIGN_OR_RETURN(app_.tls, TlsProvider::create(TlsOptions{cfg.tls_cert, cfg.tls_key, cfg.tls_client_ca}));
+    }
+    if (!cfg.metrics_token_file.empty()) {
+      std::ifstream f(cfg.metrics_token_file);
+      std::string tok;
+      std::getline(f, tok);
+      while (!tok.empty() && (tok.back() == '\r' || tok.back() == ' ')) tok.pop_back();
+      if (tok.empty())
+        return make_error(ErrorCode::kInvalidArgument, "metrics token file {} is empty or unreadable",
+                          cfg.metrics_token_file);
+      cfg.metrics_token = tok;
+    }
     ASSIGN_OR_RETURN(app_.catalog, open_catalog(cfg.models_dir, cfg.max_blob));
     add_redacted_root(app_.catalog->root());
     ManagerOptions mo;
@@ -476,6 +511,7 @@ class ServerImpl : public Server {
     mo.device = cfg.device;
     mo.memory_budget = cfg.memory_budget;
     mo.load_timeout_ms = cfg.load_timeout_ms;
+    mo.metrics = app_.metrics;
     app_.mgr = std::make_unique<Manager>(mo);
     app_.pool = std::make_unique<RequestPool>(std::max(2, cfg.io_threads * 2), size_t(cfg.max_queue) + 256);
     origins_ = allowed_origins(cfg);
@@ -491,22 +527,63 @@ class ServerImpl : public Server {
     lim.max_body_memory = cfg.max_body_memory;
     http_ = HttpServer::create(
         cfg.io_threads, lim, [this](HttpRequest&& r, std::shared_ptr<Exchange> ex) { handle(std::move(r), ex); },
-        [this](const HttpRequest& r, int* status, std::string* err) { return upload_sink(r, status, err); });
+        [this](const HttpRequest& r, int* status, std::string* err) { return upload_sink(r, status, err); }, app_.tls);
+    if (cfg.metrics_port >= 0) {
+      // Its own listener and I/O thread: scrapes and probes are answered however busy the API is.
+      HttpLimits ml;
+      ml.max_body = 0;
+      ml.max_connections = 64;
+      ml.header_timeout_ms = 10000;
+      check_metrics_host_ = is_loopback_host(cfg.metrics_host);
+      metrics_http_ = HttpServer::create(1, ml, [this](HttpRequest&& r, std::shared_ptr<Exchange> ex) {
+        if (check_metrics_host_ && !host_allowed(r.header("host"))) return send_error(*ex, 403, "host not allowed");
+        answer_metrics_listener(app_, http_.get(), std::move(r), ex);
+      });
+    }
     return Status::Ok();
   }
 
   Status start() override {
     RETURN_IF_ERROR(http_->listen(app_.cfg.host, app_.cfg.port));
+    if (metrics_http_) {
+      auto st = metrics_http_->listen(app_.cfg.metrics_host, uint16_t(app_.cfg.metrics_port));
+      if (!st.ok()) {
+        // The default address may be taken on a developer's machine: that is no reason not to serve.
+        if (app_.cfg.metrics_required) return st.error().wrap("metrics listener (--metrics-addr)");
+        log::warn("no metrics listener: {} (set --metrics-addr to choose another address, or off)", st.error().message());
+        metrics_http_.reset();
+      }
+    }
     http_->start();
-    log::info("Listening on {}:{} (version {})", app_.cfg.host, http_->port(), PADDOCK_VERSION);
+    log::info("Listening on {}://{}:{} (version {})", app_.tls ? "https" : "http", app_.cfg.host, http_->port(),
+              PADDOCK_VERSION);
+    if (metrics_http_) {
+      metrics_http_->start();
+      log::info("Metrics on http://{}:{}/metrics{}", app_.cfg.metrics_host, metrics_http_->port(),
+                app_.cfg.metrics_token.empty() ? "" : " (bearer token required)");
+    }
+    start_preload(app_);
     return Status::Ok();
   }
   uint16_t port() const override { return http_ ? http_->port() : 0; }
+  uint16_t metrics_port() const override { return metrics_http_ ? metrics_http_->port() : 0; }
+  Status reload() override {
+    if (!app_.tls) return Status::Ok();
+    auto st = app_.tls->reload();
+    app_.metrics->tls_reloads.add({st.ok() ? "ok" : "error"});
+    if (!st.ok()) {
+      log::error("TLS reload failed, keeping the current certificate: {}", st.error().message());
+      return st;
+    }
+    log::info("TLS certificate reloaded from {}", app_.cfg.tls_cert);
+    return Status::Ok();
+  }
   void stop() override {
     if (stopped_) return;
     stopped_ = true;
     if (http_) drain();
     if (http_) http_->stop();
+    if (metrics_http_) metrics_http_->stop();  // after the drain: scrapes see it happen
     if (app_.pool) app_.pool->stop();
     // Create and blob jobs see stopping() and give up before writing a manifest; then they are
     // joined, so none outlives the App they reference.
@@ -562,13 +639,11 @@ class ServerImpl : public Server {
     while (http_->busy() > 0 && steady_clock::now() < grace) std::this_thread::sleep_for(milliseconds(10));
   }
 
-  void handle(HttpRequest&& req, const std::shared_ptr<Exchange>& ex) {
+  void handle(HttpRequest&& req, const std::shared_ptr<Exchange>& raw) {
+    // Every request is counted (route, model, status) and timed.
+    std::shared_ptr<Exchange> ex = app_.metrics->wrap(raw, req.path);
     // Health: /livez while the process serves at all, /readyz only while it takes new work.
-    if (req.path == "/livez" || req.path == "/readyz") {
-      if (req.method != "GET" && req.method != "HEAD") return send_error(*ex, 405, "method not allowed");
-      if (req.path == "/readyz" && app_.draining) return send_json(*ex, 503, json{{"status", "draining"}});
-      return send_json(*ex, 200, json{{"status", "ok"}});
-    }
+    if (req.path == "/livez" || req.path == "/readyz") return answer_health(app_, req, ex);
     if (app_.draining) {
       if (req.path.rfind("/v1/", 0) == 0) return send_openai_error(*ex, 503, "server is shutting down");
       return send_error(*ex, 503, "server is shutting down");
@@ -608,6 +683,8 @@ class ServerImpl : public Server {
 
   App app_;
   std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<HttpServer> metrics_http_;
+  bool check_metrics_host_ = true;
   std::vector<std::string> origins_;
   bool check_host_ = true;
   bool stopped_ = false;

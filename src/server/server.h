@@ -39,6 +39,15 @@ struct ServerConfig {
   int drain_timeout_ms = 30000;         // SIGTERM: how long in-flight requests may still run
   std::string runner_exe;             // defaults to /proc/self/exe
   bool debug_endpoints = false;       // /api/debug/runners (KV block counts) for tests
+  // The metrics listener (GET /metrics, /livez, /readyz); metrics_port -1 = none.
+  std::string metrics_host = "127.0.0.1";
+  int metrics_port = 8080;
+  bool metrics_required = false;      // the address was configured: failing to bind it is an error
+  std::string metrics_token;          // bearer token /metrics requires ("" = none)
+  std::string metrics_token_file;     // or read it from this file at start (a Secret mount)
+  std::string tls_cert, tls_key;      // PEM files: the API listener speaks TLS only
+  std::string tls_client_ca;          // PEM CA bundle: clients must present a certificate it signed
+  std::vector<std::string> preload;   // models loaded at start; /readyz is 503 until they are
 };
 
 // Ollama's OLLAMA_HOST parsing: "[scheme://]host[:port][/path]"; default port 11434 unless a scheme
@@ -51,7 +60,8 @@ inline constexpr int64_t kForeverNs = 100ll * 365 * 24 * 3600 * 1000000000;
 Result<int64_t> parse_duration_ns(const std::string& s);
 // Byte sizes: "1048576", "512G", "64MiB" (binary units K M G T, optional "i"/"B").
 Result<uint64_t> parse_size(const std::string& s);
-// Fills a config from the environment (PADDOCK_* before OLLAMA_*); flags override it afterwards.
+// Fills a config from the environment alone (PADDOCK_* before OLLAMA_*); `paddock serve` layers
+// a config file under it and flags over it (settings.h).
 Result<ServerConfig> config_from_env();
 bool is_loopback_host(const std::string& host);
 
@@ -67,6 +77,10 @@ class Server {
   // ended cleanly (a streamed response gets a final error line, or an error event and [DONE]);
   // then the listener closes and the runners are stopped.
   virtual void stop() = 0;
+  // SIGHUP: reads the TLS certificate and key again (connections already open keep theirs).
+  virtual Status reload() = 0;
+  // The metrics listener's port (0 when there is none).
+  virtual uint16_t metrics_port() const = 0;
 };
 
 }  // namespace paddock::server

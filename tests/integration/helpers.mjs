@@ -22,11 +22,13 @@ export function makeStore() {
   return dir;
 }
 
-// Starts the server; resolves to { url, port, proc, dir, stop() }.
+// Starts the server; resolves to { url, port, metricsUrl, proc, dir, stop() }. The metrics
+// listener gets a free port too (never the default 8080, which tests running side by side share).
 export async function startServer({ args = [], env = {}, dir = null } = {}) {
   const storeDir = dir ?? makeStore();
+  const metricsArgs = args.includes('--metrics-addr') ? [] : ['--metrics-addr', '127.0.0.1:0'];
   const proc = spawn(BIN, ['serve', '--host', '127.0.0.1:0', '--models', join(storeDir, 'models'),
-    '--debug-endpoints', ...args], {
+    '--debug-endpoints', ...metricsArgs, ...args], {
     env: { ...process.env, PADDOCK_HOST: '', OLLAMA_HOST: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -35,19 +37,22 @@ export async function startServer({ args = [], env = {}, dir = null } = {}) {
     stderr += d.toString();
     if (process.env.PADDOCK_IT_LOG) appendFileSync(process.env.PADDOCK_IT_LOG, d);
   });
-  const port = await new Promise((resolve, reject) => {
+  const wantMetrics = !args.includes('off');
+  const [scheme, port, metricsPort] = await new Promise((resolve, reject) => {
     let out = '';
     const t = setTimeout(() => reject(new Error(`server did not start:\n${stderr}`)), 30000);
     proc.stdout.on('data', (d) => {
       out += d.toString();
-      const m = out.match(/listening on http:\/\/[^:]+:(\d+)/);
-      if (m) { clearTimeout(t); resolve(Number(m[1])); }
+      const m = out.match(/listening on (https?):\/\/[^\n]*:(\d+)\n/);
+      const mm = out.match(/metrics on http:\/\/[^\n]*:(\d+)\n/);
+      if (m && (mm || !wantMetrics)) { clearTimeout(t); resolve([m[1], Number(m[2]), mm ? Number(mm[1]) : 0]); }
     });
     proc.on('exit', (code) => { clearTimeout(t); reject(new Error(`server exited ${code}:\n${stderr}`)); });
   });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${scheme}://127.0.0.1:${port}`;
+  const metricsUrl = metricsPort ? `http://127.0.0.1:${metricsPort}` : null;
   return {
-    url, port, proc, dir: storeDir,
+    url, port, metricsUrl, proc, dir: storeDir,
     stderr: () => stderr,
     async stop() {
       if (proc.exitCode === null) {
@@ -130,4 +135,34 @@ export async function probeVersion(port, done, min = 50, maxMs = 120000) {
     await sleep(5);
   }
   return out;
+}
+
+// One scrape of the metrics listener: the text, and the samples as [{name, labels, value}].
+export async function scrape(metricsUrl, headers = {}) {
+  const r = await fetch(`${metricsUrl}/metrics`, { headers });
+  const text = await r.text();
+  return { status: r.status, text, headers: r.headers, samples: r.status === 200 ? parseMetrics(text) : [] };
+}
+
+// Prometheus text format, the subset a scrape uses (no timestamps).
+export function parseMetrics(text) {
+  const out = [];
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$/);
+    if (!m) throw new Error(`unparsable metrics line: ${line}`);
+    const labels = {};
+    if (m[3]) for (const l of m[3].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
+    out.push({ name: m[1], labels, value: Number(m[4].replace('+Inf', 'Infinity')) });
+  }
+  return out;
+}
+
+// The value of the one sample with this name and exactly these labels (undefined if none).
+export function metric(samples, name, labels = {}) {
+  const keys = Object.keys(labels);
+  const hit = samples.filter((s) => s.name === name && Object.keys(s.labels).length === keys.length &&
+    keys.every((k) => s.labels[k] === labels[k]));
+  if (hit.length > 1) throw new Error(`${name} ${JSON.stringify(labels)} matches ${hit.length} samples`);
+  return hit[0]?.value;
 }
