@@ -184,22 +184,12 @@ Status run(const Options& o) {
     prompts = synthetic_prompts(n, o.input_tokens, o.output_tokens, rng, tpw, overhead);
   }
 
-  for (size_t ti = 0; ti < targets.size(); ++ti) {
-    if (o.warmup == 0) continue;
-    LoadPlan p = base_plan(targets[ti], o);
-    ASSIGN_OR_RETURN(p.requests, build_requests(targets[ti], spec, prompts));
-    p.total = o.warmup;
-    p.concurrency = std::min(o.warmup, std::max(1, open ? 8 : o.concurrency));
-    p.progress = !o.quiet;
-    p.label = "warm-up ";
-    ASSIGN_OR_RETURN(RunData d, run_load(p));
-    (void)d;
-  }
   for (double load : loads) {
     for (const Target& t : targets) {
       LoadPlan p = base_plan(t, o);
       ASSIGN_OR_RETURN(p.requests, build_requests(t, spec, prompts));
       p.progress = !o.quiet;
+      p.warmup = o.warmup;
       RunReport r;
       r.target = t.url;
       r.model = t.model;

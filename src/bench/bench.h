@@ -47,7 +47,7 @@ struct Options {
   std::string compare_model;     // its model name (default: model)
   int threads = 0;               // I/O threads (0 = min(4, cores))
   double timeout_s = 600;        // per request
-  int warmup = 0;                // requests sent (and not counted) before each run
+  int warmup = 0;                // requests sent (and not counted) before each run, on its connections
   // Prompts.
   std::string prompts_file;  // JSONL: {"prompt": ...} or {"messages": [...]}, optional "output_tokens"
   LengthDist input_tokens{LengthDist::Kind::kFixed, 128, 0};

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <barrier>
 #include <csignal>
 #include <cstdio>
 #include <deque>
@@ -33,7 +34,7 @@ extern "C" void on_sigint(int) {
 
 struct Shared {
   const LoadPlan& plan;
-  Clock::time_point t0;
+  Clock::time_point t0;          // set when every worker has finished its warm-up
   Clock::time_point deadline;    // closed loop with a duration
   std::atomic<int64_t> next{0};  // closed loop: the next request number
   bool stop_now() const {
@@ -45,6 +46,7 @@ class Worker {
  public:
   Worker(Shared& sh, int index, int nthreads, const tcp::resolver::results_type& addrs)
       : sh_(sh),
+        io_(1),
         env_{io_,
              sh.plan.tls.get(),
              sh.plan.verify_host,
@@ -59,6 +61,7 @@ class Worker {
         timer_(io_) {
     const auto& p = sh.plan;
     auto share = [&](int64_t n) { return n / nthreads + (index < n % nthreads ? 1 : 0); };
+    warm_left_ = static_cast<int>(share(p.warmup));
     if (p.arrivals.empty()) {
       clients_ = static_cast<int>(share(p.concurrency));
     } else {
@@ -68,7 +71,20 @@ class Worker {
     }
   }
 
-  void run() {
+  // Warm-up (its connections stay open for the run), then wait for every worker, then the run.
+  template <class Barrier>
+  void run(Barrier& warm) {
+    if (warm_left_ > 0) {
+      const int n = std::min(warm_left_, mine_.empty() ? clients_ : (cap_ > 0 ? cap_ : 8));
+      warming_ = true;
+      for (int i = 0; i < n && warm_left_ > 0; ++i) warm_next();
+      io_.run();
+      io_.restart();
+      warming_ = false;
+      data_ = RunData{};
+    }
+    warm.arrive_and_wait();
+    env_.t0 = sh_.t0;
     if (mine_.empty()) {
       for (int i = 0; i < clients_; ++i) next_closed();
     } else {
@@ -82,6 +98,12 @@ class Worker {
   std::atomic<int64_t> done{0}, failed{0}, inflight{0}, tokens{0};
 
  private:
+  void warm_next() {
+    if (g_interrupted.load(std::memory_order_relaxed)) return;
+    --warm_left_;
+    dispatch(static_cast<size_t>(warm_left_), 0);
+  }
+
   void next_closed() {
     if (sh_.stop_now()) return;
     const int64_t n = sh_.next.fetch_add(1, std::memory_order_relaxed);
@@ -130,7 +152,7 @@ class Worker {
       idle_.pop_back();
     }
     ++inflight_;
-    inflight.fetch_add(1, std::memory_order_relaxed);
+    if (!warming_) inflight.fetch_add(1, std::memory_order_relaxed);
     const auto& reqs = sh_.plan.requests;
     c->start(&reqs[n % reqs.size()], scheduled >= 0 ? scheduled : env_.since_start(Clock::now()));
   }
@@ -138,6 +160,10 @@ class Worker {
   void on_done(Conn* c, Sample&& s) {
     idle_.push_back(c);
     --inflight_;
+    if (warming_) {
+      if (warm_left_ > 0) warm_next();
+      return;
+    }
     inflight.fetch_add(-1, std::memory_order_relaxed);
     (s.ok() ? done : failed).fetch_add(1, std::memory_order_relaxed);
     tokens.fetch_add(s.out_tokens >= 0 ? s.out_tokens : s.events, std::memory_order_relaxed);
@@ -148,7 +174,7 @@ class Worker {
   }
 
   Shared& sh_;
-  asio::io_context io_{1};
+  asio::io_context io_;
   ConnEnv env_;
   asio::steady_timer timer_;
   std::vector<std::unique_ptr<Conn>> conns_;
@@ -158,6 +184,8 @@ class Worker {
   size_t next_ = 0;
   std::deque<size_t> due_;
   int cap_ = 0, inflight_ = 0;
+  int warm_left_ = 0;
+  bool warming_ = false;
   double last_done_ = 0;
 };
 
@@ -191,16 +219,22 @@ Result<RunData> run_load(const LoadPlan& plan) {
   else if (plan.max_inflight > 0) nthreads = std::min(nthreads, plan.max_inflight);
 
   Shared sh{plan, Clock::now(), {}};
-  sh.deadline = sh.t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(plan.duration_s));
+  auto set_start = [&sh]() noexcept {  // runs once, when the last worker is warm
+    sh.t0 = Clock::now();
+    sh.deadline =
+        sh.t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(sh.plan.duration_s));
+  };
+  std::barrier warm(nthreads, set_start);
   std::vector<std::unique_ptr<Worker>> ws;
   for (int i = 0; i < nthreads; ++i) ws.push_back(std::make_unique<Worker>(sh, i, nthreads, addrs));
   std::atomic<int> running{nthreads};
   std::vector<std::thread> ts;
   for (auto& w : ws)
-    ts.emplace_back([&running, wp = w.get()] {
-      wp->run();
+    ts.emplace_back([&running, &warm, wp = w.get()] {
+      wp->run(warm);
       running.fetch_sub(1);
     });
+  const auto launched = Clock::now();
 
   const bool show = plan.progress && isatty(STDERR_FILENO);
   const int64_t expected = plan.arrivals.empty() ? plan.total : static_cast<int64_t>(plan.arrivals.size());
@@ -220,7 +254,7 @@ Result<RunData> run_load(const LoadPlan& plan) {
     }
     const std::string of = expected > 0 ? fmt::format("/{}", expected) : "";
     std::fprintf(stderr, "\r\033[K%s[%6.1fs] %lld%s done, %lld failed, %lld in flight, %.1f req/s, %.0f tok/s",
-                 plan.label.c_str(), std::chrono::duration<double>(now - sh.t0).count(),
+                 plan.label.c_str(), std::chrono::duration<double>(now - launched).count(),
                  static_cast<long long>(done + failed), of.c_str(), static_cast<long long>(failed),
                  static_cast<long long>(inflight), static_cast<double>(done + failed - last_done) / dt,
                  static_cast<double>(tokens - last_tokens) / dt);

@@ -32,6 +32,9 @@ struct LoadPlan {
   // arrivals over the cap wait, and their delay counts against the generator).
   std::vector<double> arrivals;
   int max_inflight = 0;
+  // Requests sent first and not counted (closed loop: by the clients; open loop: by up to 8
+  // clients, or the cap, per thread); their connections stay open for the run.
+  int warmup = 0;
   int threads = 1;
   double timeout_s = 600;
   bool progress = false;  // a live line on stderr

@@ -80,7 +80,7 @@ Registration reg(
        sub->add_option("--host,--url", o.url,
                        "Endpoint: http[s]://host:port[/prefix] (default: PADDOCK_HOST/OLLAMA_HOST)")
            ->capture_default_str();
-       sub->add_option("-m,--model", o.model, "Model name to request")->required();
+       sub->add_option("-m,--model", o.model, "Model name to request (required)");
        sub->add_option("--api", f->api, "generate | chat | openai-chat | openai-completions")->capture_default_str();
        sub->add_flag("--no-stream", f->no_stream, "Ask for whole answers (no TTFT or inter-token figures)");
        sub->add_option("--api-key", o.api_key, "Bearer token (default: PADDOCK_API_KEY)");
@@ -108,7 +108,9 @@ Registration reg(
            ->group(g);
        sub->add_option("--compare-model", o.compare_model, "Model name on the second endpoint (default: --model)")
            ->group(g);
-       sub->add_option("--warmup", o.warmup, "Requests sent before measuring (per endpoint)")->group(g);
+       sub->add_option("--warmup", o.warmup,
+                       "Requests sent before each run and not counted (they open its connections)")
+           ->group(g);
        sub->add_option("--timeout", o.timeout_s, "Seconds before a request counts as timed out")
            ->capture_default_str()
            ->group(g);
