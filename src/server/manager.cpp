@@ -332,7 +332,10 @@ void Manager::loop() {
         // be waiting for mu_ in its exit callback.
         if (m.runner) to_stop.push_back(std::move(m.runner));
         if (m.waiters.empty()) {
-          it = models_.erase(it);
+          // A crashed runner's entry stays (without a process, counted nowhere) so that the
+          // next request's load is seen as a restart.
+          if (!m.crashed) it = models_.erase(it);
+          else ++it;
           continue;
         }
         note_restart_locked(m);

@@ -292,11 +292,11 @@ void RequestTrack::on_disconnect(std::function<void()> fn) {
   if (now && fn) fn();
 }
 
+// Recorded before the bytes go out: a client that has its answer finds it counted in a scrape.
 void RequestTrack::respond(int status, std::string content_type, std::string body, Headers extra) {
   int expected = 0;
-  bool first = status_.compare_exchange_strong(expected, status);
+  if (status_.compare_exchange_strong(expected, status)) complete(status);
   inner_->respond(status, std::move(content_type), std::move(body), std::move(extra));
-  if (first) complete(status);
 }
 
 void RequestTrack::start_stream(int status, std::string content_type, Headers extra) {
@@ -308,8 +308,8 @@ void RequestTrack::start_stream(int status, std::string content_type, Headers ex
 bool RequestTrack::write(std::string chunk) { return inner_->write(std::move(chunk)); }
 
 void RequestTrack::finish() {
-  inner_->finish();
   complete(status_.load());
+  inner_->finish();
 }
 
 void RequestTrack::set_model(const std::string& name) {

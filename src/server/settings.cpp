@@ -174,7 +174,7 @@ Setting size_setting(std::string key, std::vector<std::string> env, std::string 
   s.key = std::move(key);
   s.env = std::move(env);
   s.help = std::move(help);
-  s.set = [put, lo, key = s.key](ServerConfig& c, const std::string& v) -> Status {
+  s.set = [put, lo](ServerConfig& c, const std::string& v) -> Status {
     ASSIGN_OR_RETURN(uint64_t b, parse_size(v));
     if (b < lo) return make_error(ErrorCode::kInvalidArgument, "'{}' is below the minimum {}", v, format_size(lo));
     put(c, b);

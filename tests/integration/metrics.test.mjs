@@ -378,3 +378,28 @@ int nvmlDeviceGetMemoryInfo(void *h, mem_t *m) { m->total = 80ull << 30; m->used
     assert.equal(samples.filter((x) => x.name.includes('gpu')).length, 0);
   } finally { await s6.stop(); }
 });
+
+// The OOM runbook's signal: a runner killed with SIGKILL (what the OOM killer sends) is counted
+// with reason "killed", and the restart the next request causes is counted too. A model too big
+// for the memory budget is a load failure.
+test('runner kills, restarts and load failures are counted', async () => {
+  await post(`${srv.url}/api/generate`, { model: MODEL, prompt: 'before', stream: false });
+  const base = (await scrape(srv.metricsUrl)).samples;
+  const [r] = await runnerStats(srv.url);
+  process.kill(r.pid, 'SIGKILL');
+  assert.ok(await waitFor(async () => (await runnerStats(srv.url)).length === 0), 'the dead runner is still listed');
+  const again = await post(`${srv.url}/api/generate`, { model: MODEL, prompt: 'after', stream: false });
+  assert.equal(again.status, 200, again.text);
+  const s = (await scrape(srv.metricsUrl)).samples;
+  const d = (name, labels) => (metric(s, name, labels) ?? 0) - (metric(base, name, labels) ?? 0);
+  assert.equal(d('paddock_runner_exits_total', { model: MODEL, reason: 'killed' }), 1);
+  assert.equal(d('paddock_runner_restarts_total', { model: MODEL }), 1);
+  assert.match(srv.stderr(), /runner process for tiny:latest killed by signal 9/);
+  const small = await startServer({ dir, args: ['--memory-gib', '0.001'] });
+  try {
+    const f = await post(`${small.url}/api/generate`, { model: MODEL, prompt: 'x', stream: false });
+    assert.equal(f.status, 500);
+    assert.equal(metric((await scrape(small.metricsUrl)).samples, 'paddock_model_load_failures_total', { model: MODEL }), 1);
+    assert.match(small.stderr(), /loading tiny:latest failed: model tiny:latest requires more memory/);
+  } finally { await small.stop(); }
+});
