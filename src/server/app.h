@@ -58,17 +58,26 @@ class RequestPool {
  public:
   RequestPool(int threads, size_t max_queued);
   ~RequestPool() { stop(); }
-  bool post(std::function<void()> fn);
-  // Refuses new work, drops what is queued (its exchanges go away, so its clients see the
-  // connection close) and joins the threads once the running jobs return.
+  // `refuse` answers the job's client if the job never runs (the drain cancels it).
+  bool post(std::function<void()> fn, std::function<void()> refuse = {});
+  // The drain: every queued job's client gets its refusal now, while the HTTP server still
+  // writes; jobs already running go on. Returns how many were refused.
+  size_t cancel_queued();
+  // Refuses new work, refuses what is still queued and joins the threads once the running jobs
+  // return.
   void stop();
   size_t queued() const;
+  size_t running() const;
 
  private:
+  struct Job {
+    std::function<void()> fn, refuse;
+  };
   void run();
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::function<void()>> q_;
+  std::deque<Job> q_;
+  size_t running_ = 0;
   std::vector<std::thread> threads_;
   size_t max_queued_;
   bool stop_ = false;

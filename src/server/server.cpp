@@ -111,11 +111,11 @@ RequestPool::RequestPool(int threads, size_t max_queued) : max_queued_(max_queue
   for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { run(); });
 }
 
-bool RequestPool::post(std::function<void()> fn) {
+bool RequestPool::post(std::function<void()> fn, std::function<void()> refuse) {
   {
     std::lock_guard lk(mu_);
     if (stop_ || q_.size() >= max_queued_) return false;
-    q_.push_back(std::move(fn));
+    q_.push_back({std::move(fn), std::move(refuse)});
   }
   cv_.notify_one();
   return true;
@@ -127,40 +127,63 @@ void RequestPool::run() {
   // that only routing needs (health probes, /api/version, 503s).
   ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
   for (;;) {
-    std::function<void()> fn;
+    Job job;
     {
       std::unique_lock lk(mu_);
       cv_.wait(lk, [this] { return stop_ || !q_.empty(); });
-      if (stop_) return;
-      fn = std::move(q_.front());
+      if (q_.empty()) return;  // stopping, nothing left
+      job = std::move(q_.front());
       q_.pop_front();
+      if (stop_) {
+        // Stopping: queued jobs are refused, not run.
+        lk.unlock();
+        if (job.refuse) job.refuse();
+        continue;
+      }
+      ++running_;
     }
     try {
-      fn();
+      job.fn();
     } catch (const std::exception& e) {
       log::error("request job threw: {}", e.what());
     }
+    std::lock_guard lk(mu_);
+    --running_;
   }
 }
 
+size_t RequestPool::cancel_queued() {
+  std::deque<Job> dropped;
+  {
+    std::lock_guard lk(mu_);
+    dropped.swap(q_);
+  }
+  for (auto& j : dropped)
+    if (j.refuse) j.refuse();
+  return dropped.size();
+}
+
 void RequestPool::stop() {
-  std::deque<std::function<void()>> dropped;
   {
     std::lock_guard lk(mu_);
     if (stop_ && threads_.empty()) return;
     stop_ = true;
-    dropped.swap(q_);
   }
   cv_.notify_all();
-  dropped.clear();
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();
+  cancel_queued();  // none left unless a thread could not start
 }
 
 size_t RequestPool::queued() const {
   std::lock_guard lk(mu_);
   return q_.size();
+}
+
+size_t RequestPool::running() const {
+  std::lock_guard lk(mu_);
+  return running_;
 }
 
 void run_pooled(App& app, HttpRequest& req, const std::shared_ptr<Exchange>& ex, bool generation, bool openai,
@@ -175,10 +198,16 @@ void run_pooled(App& app, HttpRequest& req, const std::shared_ptr<Exchange>& ex,
     adm = std::make_shared<Admission>(app.mgr.get());
   }
   auto r = std::make_shared<HttpRequest>(std::move(req));
-  bool posted = app.pool->post([&app, r, ex, adm, fn = std::move(fn)]() mutable {
-    if (ex->disconnected()) return;  // gone while queued: nothing to answer
-    fn(app, *r, ex, std::move(adm));
-  });
+  bool posted = app.pool->post(
+      [&app, r, ex, adm, fn = std::move(fn)]() mutable {
+        if (ex->disconnected()) return;  // gone while queued: nothing to answer
+        fn(app, *r, ex, std::move(adm));
+      },
+      [ex, openai] {
+        if (ex->disconnected()) return;
+        if (openai) send_openai_error(*ex, 503, "server is shutting down");
+        else send_error(*ex, 503, "server is shutting down");
+      });
   if (!posted) busy(app.workers.stopping() ? "server is shutting down" : kBusyMessage);
 }
 
@@ -633,10 +662,18 @@ class ServerImpl : public Server {
     while (http_->busy() > 0 && steady_clock::now() < deadline) std::this_thread::sleep_for(milliseconds(10));
     if (http_->busy() == 0) return;
     app_.cut_off = true;
+    // Requests still waiting for a pool thread get their 503 now; running generations get their
+    // clean last message; request work already running (bounded: schema budget, body caps) gets
+    // up to 10 s to send its answer.
+    size_t refused = app_.pool ? app_.pool->cancel_queued() : 0;
     size_t n = app_.jobs.cut_all();
-    log::warn("drain timeout: ended {} running request(s)", n);
+    log::warn("drain timeout: ended {} running request(s), refused {} queued", n, refused);
     auto grace = steady_clock::now() + seconds(3);
-    while (http_->busy() > 0 && steady_clock::now() < grace) std::this_thread::sleep_for(milliseconds(10));
+    auto pool_grace = steady_clock::now() + seconds(10);
+    auto pool_busy = [&] { return app_.pool && app_.pool->running() > 0; };
+    while (steady_clock::now() < pool_grace &&
+           ((http_->busy() > 0 && steady_clock::now() < grace) || pool_busy()))
+      std::this_thread::sleep_for(milliseconds(10));
   }
 
   void handle(HttpRequest&& req, const std::shared_ptr<Exchange>& raw) {
