@@ -52,6 +52,14 @@ test('ps lists the loaded model and stop unloads it', async () => {
   assert.doesNotMatch(cli(['ps']).out, /tiny:latest/);
 });
 
+test('version names the client\'s and the server\'s versions', async () => {
+  const v = JSON.parse(await (await fetch(`${srv.url}/api/version`)).text());
+  const r = cli(['version']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, new RegExp(`^paddock version ${v.paddock_version} \\(Ollama API ${v.version}\\)$`, 'm'));
+  assert.match(r.out, new RegExp(`^server at .*: paddock version ${v.paddock_version}, Ollama API ${v.version}$`, 'm'));
+});
+
 test('pull reports the server\'s clear error', () => {
   const r = cli(['pull', 'llama3.2']);
   assert.notEqual(r.code, 0);

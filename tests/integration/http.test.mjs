@@ -21,7 +21,13 @@ function curl(args) {
 test('liveness and version', async () => {
   assert.equal(curl([`${srv.url}/`]), 'Ollama is running');
   assert.match(curl(['-I', `${srv.url}/`]), /^HTTP\/1\.1 200/);
-  assert.match(JSON.parse(curl([`${srv.url}/api/version`])).version, /^\d+\.\d+\.\d+/);
+  // `version` is the Ollama API version served (clients gate on it: some refuse below 0.6.4);
+  // Paddock's own version is separate.
+  const v = JSON.parse(curl([`${srv.url}/api/version`]));
+  const [maj, min, patch] = v.version.split('.').map(Number);
+  assert.ok(maj > 0 || min > 6 || (min === 6 && patch >= 4), `Ollama API version ${v.version} is below 0.6.4`);
+  assert.match(v.paddock_version, /^\d+\.\d+\.\d+/);
+  assert.notEqual(v.version, v.paddock_version);
 });
 
 test('NDJSON framing from curl', async () => {
