@@ -6,6 +6,7 @@
 
 #include "cli/client.h"
 #include "cli/command.h"
+#include "util/version.h"
 
 namespace paddock::cli {
 namespace {
@@ -13,7 +14,7 @@ namespace {
 Registration reg({"version", 100, [](CLI::App& app, std::function<int()>& run) {
   auto* sub = app.add_subcommand("version", "Show the version of the client and of the server");
   run = [] {
-    std::cout << "paddock version " << PADDOCK_VERSION << " (Ollama API " << PADDOCK_OLLAMA_API_VERSION << ")\n";
+    std::cout << "paddock version " << PADDOCK_VERSION << " (Ollama API " << kOllamaApiVersion << ")\n";
     Client c = Client::from_env();
     if (!c.reachable()) {
       std::cout << "no server at " << c.base() << "\n";

@@ -6,6 +6,7 @@
 #include "server/app.h"
 #include "server/thinking.h"
 #include "util/log.h"
+#include "util/version.h"
 
 namespace paddock::server {
 namespace {
@@ -570,7 +571,7 @@ bool route_ollama(App& app, HttpRequest& req, const std::shared_ptr<Exchange>& e
   // generation requests take their queue place first (a 503 at once when the queue is full).
   auto pooled = [&](bool generation, PooledHandler fn) { run_pooled(app, req, ex, generation, false, std::move(fn)); };
   if (p == "/api/version") {
-    if (only({"GET", "HEAD"})) send_json(*ex, 200, json{{"version", PADDOCK_OLLAMA_API_VERSION}, {"paddock_version", PADDOCK_VERSION}});
+    if (only({"GET", "HEAD"})) send_json(*ex, 200, json{{"version", kOllamaApiVersion}, {"paddock_version", PADDOCK_VERSION}});
   } else if (p == "/api/generate" || p == "/api/chat") {
     bool chat = p == "/api/chat";
     if (only({"POST"}))
