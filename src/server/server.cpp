@@ -715,7 +715,11 @@ class ServerImpl : public Server {
     }
     if (req.path.rfind("/api/", 0) == 0 && route_ollama(app_, req, ex)) return;
     if (req.path.rfind("/v1/", 0) == 0 && route_openai(app_, req, ex)) return;
-    ex->respond(404, "text/plain", "404 page not found");
+    // Unknown routes: a JSON error in the shape the route's clients parse (the OpenAI SDKs read
+    // error.message; Ollama's clients read error).
+    if (req.path.rfind("/v1/", 0) == 0 || req.path == "/v1")
+      return send_openai_error(*ex, 404, "route " + req.method + " " + req.path + " not found");
+    send_error(*ex, 404, "404 page not found");
   }
 
   App app_;

@@ -91,6 +91,18 @@ test('errors are OpenAI-shaped', async () => {
     { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }] }), (e) => e.status === 400 && /vision/.test(e.message));
 });
 
+test('unknown routes answer JSON errors: OpenAI-shaped under /v1, Ollama-shaped elsewhere', async () => {
+  await assert.rejects(openai.get('/no/such/route'),
+    (e) => { assert.equal(e.status, 404); assert.match(e.message, /not found/); return true; });
+  const v1 = await fetch(`${srv.url}/v1/nope`, { method: 'POST', body: '{}' });
+  assert.equal(v1.status, 404);
+  assert.match(v1.headers.get('content-type'), /application\/json/);
+  assert.match((await v1.json()).error.message, /POST \/v1\/nope not found/);
+  const api = await fetch(`${srv.url}/api/nope`);
+  assert.equal(api.status, 404);
+  assert.equal((await api.json()).error, '404 page not found');
+});
+
 test('chat logprobs', async () => {
   const r = await openai.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }],
     max_tokens: 2, temperature: 0, logprobs: true, top_logprobs: 2 });
