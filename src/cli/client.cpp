@@ -9,10 +9,16 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cmath>
+#include <ctime>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+
+#include <fmt/format.h>
 
 #include "server/server.h"
 
@@ -258,17 +264,77 @@ std::string server_error(const HttpResult& r) {
   return r.body.empty() ? "server answered " + std::to_string(r.status) : r.body;
 }
 
-std::string human_bytes(uint64_t n) {
-  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
-  double v = double(n);
-  int u = 0;
-  while (v >= 1000 && u < 4) {
-    v /= 1000;
-    ++u;
+// Decimal units, as `ollama list` prints sizes.
+std::string human_bytes(uint64_t b) {
+  const char* units[] = {"TB", "GB", "MB", "KB"};
+  const double scale[] = {1e12, 1e9, 1e6, 1e3};
+  for (int i = 0; i < 4; ++i) {
+    if (static_cast<double>(b) >= scale[i]) {
+      double v = static_cast<double>(b) / scale[i];
+      if (v >= 10 || v == std::trunc(v)) return fmt::format("{} {}", static_cast<uint64_t>(v), units[i]);
+      return fmt::format("{:.1f} {}", v, units[i]);
+    }
   }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
+  return fmt::format("{} B", b);
+}
+
+std::string human_ago(std::chrono::system_clock::time_point t) {
+  auto d = std::chrono::system_clock::now() - t;
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(d).count();
+  if (secs < 0) return "In the future";
+  std::string s;
+  if (secs < 1) s = "Less than a second";
+  else if (secs == 1) s = "1 second";
+  else if (secs < 60) s = fmt::format("{} seconds", secs);
+  else if (secs < 120) s = "About a minute";
+  else if (secs < 3600) s = fmt::format("{} minutes", secs / 60);
+  else {
+    auto hours = static_cast<int64_t>(std::llround(static_cast<double>(secs) / 3600.0));
+    if (hours == 1) s = "About an hour";
+    else if (hours < 48) s = fmt::format("{} hours", hours);
+    else if (hours < 24 * 14) s = fmt::format("{} days", hours / 24);
+    else if (hours < 24 * 60) s = fmt::format("{} weeks", hours / 24 / 7);
+    else if (hours < 24 * 730) s = fmt::format("{} months", hours / 24 / 30);
+    else s = fmt::format("{} years", hours / 24 / 365);
+  }
+  return s + " ago";
+}
+
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> w;
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (w.size() <= i) w.push_back(0);
+      w[i] = std::max(w[i], r[i].size());
+    }
+  }
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(w[i] - r[i].size() + 4, ' ');
+    }
+    std::cout << line << "\n";
+  }
+}
+
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& s) {
+  std::tm tm{};
+  const char* rest = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!rest) return std::nullopt;
+  if (*rest == '.') {
+    ++rest;
+    while (std::isdigit(static_cast<unsigned char>(*rest))) ++rest;  // the fraction: below a second
+  }
+  long offset = 0;
+  if (*rest == '+' || *rest == '-') {
+    int h = 0, m = 0;
+    if (std::sscanf(rest + 1, "%2d:%2d", &h, &m) != 2) return std::nullopt;
+    offset = (*rest == '-' ? -1 : 1) * (h * 3600L + m * 60L);
+  } else if (*rest != 'Z') {
+    return std::nullopt;
+  }
+  return std::chrono::system_clock::from_time_t(timegm(&tm) - offset);
 }
 
 void Progress::update(const nlohmann::json& line) {

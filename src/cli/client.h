@@ -2,8 +2,11 @@
 // (PADDOCK_HOST / OLLAMA_HOST), whole responses or NDJSON streams line by line, plus terminal
 // helpers (progress bars, sizes).
 #pragma once
+#include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -39,7 +42,13 @@ class Client {
 
 // {"error": "..."} → the message; else the body.
 std::string server_error(const HttpResult& r);
+// Sizes in decimal units and times as "N units ago", as the ollama CLI prints them.
 std::string human_bytes(uint64_t n);
+std::string human_ago(std::chrono::system_clock::time_point t);
+// RFC 3339 with an optional fraction and a Z or ±hh:mm offset; nullopt if it is not one.
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& s);
+// Columns padded to their widest cell plus 4 spaces, as `ollama list` prints.
+void print_table(const std::vector<std::vector<std::string>>& rows);
 // Renders `status` lines with total/completed as a one-line progress bar on stderr.
 class Progress {
  public:

@@ -24,7 +24,10 @@ int fail(const std::string& msg) {
 
 Result<json> call(const std::string& method, const std::string& path, const json& body, int* status = nullptr) {
   auto r = Client::from_env().request(method, path, body.is_null() ? "" : body.dump());
-  if (!r.ok()) return r.error();
+  if (!r.ok()) {
+    if (r.error().code() != ErrorCode::kIo) return r.error();
+    return make_error(ErrorCode::kIo, "{} (or pass --models DIR to work on a model store offline)", r.error().message());
+  }
   if (status) *status = r->status;
   if (r->status >= 300) return Error(r->status == 404 ? ErrorCode::kNotFound : ErrorCode::kInternal, server_error(*r));
   if (r->body.empty()) return json::object();
@@ -35,18 +38,19 @@ Result<json> call(const std::string& method, const std::string& path, const json
 
 }  // namespace
 
-bool use_server(const std::string& models_dir) {
-  return models_dir.empty() && Client::from_env().reachable();
-}
+bool use_server(const std::string& models_dir) { return models_dir.empty(); }
 
-int remote_list() {
-  auto j = call("GET", "/api/tags", nullptr);
-  if (!j.ok()) return fail(j.error().message());
-  std::printf("%-40s %-14s %-10s %s\n", "NAME", "ID", "SIZE", "MODIFIED");
-  for (auto& m : (*j)["models"])
-    std::printf("%-40s %-14s %-10s %s\n", m.value("name", "").c_str(), m.value("digest", "").substr(0, 12).c_str(),
-                human_bytes(m.value("size", uint64_t(0))).c_str(), m.value("modified_at", "").substr(0, 19).c_str());
-  return 0;
+Result<std::vector<ListedModel>> remote_list() {
+  ASSIGN_OR_RETURN(json j, call("GET", "/api/tags", nullptr));
+  std::vector<ListedModel> out;
+  if (!j["models"].is_array()) return make_error(ErrorCode::kInternal, "the server's /api/tags has no models list");
+  for (auto& m : j["models"]) {
+    if (!m.is_object()) continue;
+    ListedModel l{m.value("name", ""), m.value("digest", ""), m.value("size", uint64_t(0)), {}};
+    if (auto t = parse_rfc3339(m.value("modified_at", ""))) l.modified_at = *t;
+    out.push_back(std::move(l));
+  }
+  return out;
 }
 
 int remote_show(const std::string& name, const std::string& field, bool verbose) {

@@ -1,6 +1,6 @@
-// `paddock list | show | cp | rm | create`: the model-store commands. Without --models and with a
-// server answering they go through its API (client_store.cpp); otherwise they work directly on
-// the store (--models DIR, else PADDOCK_MODELS / OLLAMA_MODELS / ~/.paddock/models). All the
+// `paddock list | show | cp | rm | create`: the model-store commands. Without --models they go
+// through the server's API (client_store.cpp) and fail clearly when no server answers; with
+// --models DIR they work directly on that store, offline. All the
 // logic lives in src/store; this file parses flags and prints like the ollama CLI.
 #include <unistd.h>
 
@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/client.h"
 #include "cli/client_store.h"
 #include "cli/command.h"
 #include "store/store.h"
@@ -29,64 +30,16 @@ Result<Store> open_store(const std::string& dir, bool create) {
   return Store::open(dir.empty() ? default_models_dir() : dir, create);
 }
 
-// Decimal units, as `ollama list` prints sizes.
-std::string human_bytes(uint64_t b) {
-  const char* units[] = {"TB", "GB", "MB", "KB"};
-  const double scale[] = {1e12, 1e9, 1e6, 1e3};
-  for (int i = 0; i < 4; ++i) {
-    if (static_cast<double>(b) >= scale[i]) {
-      double v = static_cast<double>(b) / scale[i];
-      if (v >= 10 || v == std::trunc(v)) return fmt::format("{} {}", static_cast<uint64_t>(v), units[i]);
-      return fmt::format("{:.1f} {}", v, units[i]);
-    }
-  }
-  return fmt::format("{} B", b);
-}
-
-std::string human_ago(std::chrono::system_clock::time_point t) {
-  auto d = std::chrono::system_clock::now() - t;
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(d).count();
-  if (secs < 0) return "In the future";
-  std::string s;
-  if (secs < 1) s = "Less than a second";
-  else if (secs == 1) s = "1 second";
-  else if (secs < 60) s = fmt::format("{} seconds", secs);
-  else if (secs < 120) s = "About a minute";
-  else if (secs < 3600) s = fmt::format("{} minutes", secs / 60);
-  else {
-    auto hours = static_cast<int64_t>(std::llround(static_cast<double>(secs) / 3600.0));
-    if (hours == 1) s = "About an hour";
-    else if (hours < 48) s = fmt::format("{} hours", hours);
-    else if (hours < 24 * 14) s = fmt::format("{} days", hours / 24);
-    else if (hours < 24 * 60) s = fmt::format("{} weeks", hours / 24 / 7);
-    else if (hours < 24 * 730) s = fmt::format("{} months", hours / 24 / 30);
-    else s = fmt::format("{} years", hours / 24 / 365);
-  }
-  return s + " ago";
-}
-
-void print_table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> w;
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size(); ++i) {
-      if (w.size() <= i) w.push_back(0);
-      w[i] = std::max(w[i], r[i].size());
-    }
-  }
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(w[i] - r[i].size() + 4, ' ');
-    }
-    std::cout << line << "\n";
-  }
-}
-
 int run_list(const std::string& dir) {
-  if (use_server(dir)) return remote_list();
-  auto s = open_store(dir, false);
   std::vector<std::vector<std::string>> rows = {{"NAME", "ID", "SIZE", "MODIFIED"}};
+  if (use_server(dir)) {
+    auto models = remote_list();
+    if (!models.ok()) return fail(models.error().message());
+    for (const auto& m : *models) rows.push_back({m.name, m.digest.substr(0, 12), human_bytes(m.size), human_ago(m.modified_at)});
+    print_table(rows);
+    return 0;
+  }
+  auto s = open_store(dir, false);
   if (s.ok()) {
     auto list = s->list();
     if (!list.ok()) return fail(list.error().message());
@@ -260,7 +213,7 @@ T* keep() {
 
 std::string* models_flag(CLI::App* sub) {
   std::string* p = keep<std::string>();
-  sub->add_option("--models", *p, "Model store directory (default: PADDOCK_MODELS, OLLAMA_MODELS, ~/.paddock/models)");
+  sub->add_option("--models", *p, "Work offline on this model store directory instead of through the server");
   return p;
 }
 

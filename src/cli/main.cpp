@@ -40,6 +40,14 @@ int main(int argc, char** argv) {
     CLI::App* sub = d.setup(app, *slot);
     sub->callback([slot, &run] { run = *slot; });
   }
+  // An unknown subcommand is named as such (as the ollama CLI does), not as a stray argument.
+  if (argc > 1 && argv[1][0] != '-') {
+    auto subs = app.get_subcommands([&](CLI::App* s) { return s->check_name(argv[1]); });
+    if (subs.empty()) {
+      std::cerr << "Error: unknown command \"" << argv[1] << "\" for \"paddock\" (paddock --help lists them)\n";
+      return 1;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -60,6 +60,29 @@ test('version names the client\'s and the server\'s versions', async () => {
   assert.match(r.out, new RegExp(`^server at .*: paddock version ${v.paddock_version}, Ollama API ${v.version}$`, 'm'));
 });
 
+test('with no server answering, client commands say so and exit non-zero; --models works offline', () => {
+  const env = { ...process.env, PADDOCK_HOST: 'http://127.0.0.1:1', OLLAMA_HOST: '' };
+  for (const args of [['list'], ['show', MODEL], ['cp', MODEL, 'x:latest'], ['rm', MODEL], ['create', 'x', '-f', '/dev/null'],
+    ['ps'], ['stop', MODEL], ['run', MODEL, 'hi']]) {
+    const r = spawnSync(BIN, args, { env, encoding: 'utf8', timeout: 30000 });
+    assert.notEqual(r.status, 0, `${args.join(' ')}: ${r.stdout}`);
+    assert.match(r.stderr, /^Error: could not connect to a paddock server at http:\/\/127\.0\.0\.1:1/m, args.join(' '));
+  }
+  // The same listing through the server and offline: one format.
+  const online = cli(['list']).out.split('\n')[0];
+  const offline = spawnSync(BIN, ['list', '--models', join(srv.dir, 'models')], { env, encoding: 'utf8' });
+  assert.equal(offline.status, 0, offline.stderr);
+  assert.equal(offline.stdout.split('\n')[0], online);
+  assert.match(offline.stdout, /^tiny:latest\s+[0-9a-f]{12}\s+\d+(\.\d)? [KMG]B\s+.* ago$/m);
+  assert.match(cli(['list']).out, /^tiny:latest\s+[0-9a-f]{12}\s+\d+(\.\d)? [KMG]B\s+.* ago$/m);
+});
+
+test('an unknown subcommand is named as one', () => {
+  const r = cli(['frobnicate']);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /^Error: unknown command "frobnicate" for "paddock"/);
+});
+
 test('pull reports the server\'s clear error', () => {
   const r = cli(['pull', 'llama3.2']);
   assert.notEqual(r.code, 0);
