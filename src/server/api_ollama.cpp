@@ -125,11 +125,38 @@ struct GenStream {
   }
 };
 
-Status check_messages(const json& msgs) {
+// Chat history as agents send it, made the one shape every template path reads: `content` null
+// or absent (an assistant turn that only carries tool calls) becomes "", and content as an array
+// of text parts ({"type": "text", "text": ...}, as OpenAI-style clients send it) becomes their
+// text joined. Anything else in `content` is a 400.
+Status normalize_content(json& m) {
+  auto c = m.find("content");
+  if (c == m.end() || c->is_null()) {
+    m["content"] = "";
+    return Status::Ok();
+  }
+  if (c->is_string()) return Status::Ok();
+  if (!c->is_array()) return make_error(ErrorCode::kInvalidArgument, "invalid value for 'content': expected string or array of text parts");
+  std::string text;
+  for (auto& part : *c) {
+    std::string type = part.is_object() ? part.value("type", "") : "";
+    if (type == "image_url" || type == "image")
+      return make_error(ErrorCode::kInvalidArgument, "images are not supported: this server has no vision support yet");
+    auto t = part.is_object() ? part.find("text") : part.end();
+    if (type != "text" || t == part.end() || !t->is_string())
+      return make_error(ErrorCode::kInvalidArgument, "invalid content part: expected {\"type\": \"text\", \"text\": string}");
+    text += t->get<std::string>();
+  }
+  m["content"] = std::move(text);
+  return Status::Ok();
+}
+
+Status check_messages(json& msgs) {
   if (!msgs.is_array()) return make_error(ErrorCode::kInvalidArgument, "invalid value for 'messages': expected array");
   if (msgs.size() > kMaxMessages) return make_error(ErrorCode::kInvalidArgument, "too many messages (at most {})", kMaxMessages);
   for (auto& m : msgs) {
     if (!m.is_object()) return make_error(ErrorCode::kInvalidArgument, "invalid message: expected object");
+    RETURN_IF_ERROR(normalize_content(m));
     ASSIGN_OR_RETURN(auto role, opt_string(m, "role"));
     if (!role || role->empty()) return make_error(ErrorCode::kInvalidArgument, "message is missing 'role'");
     if (*role != "system" && *role != "user" && *role != "assistant" && *role != "tool")
@@ -225,9 +252,9 @@ void handle_generate(App& app, HttpRequest& req, const ExPtr& ex, bool chat, Adm
   if (chat) {
     auto it = body.find("messages");
     if (it != body.end() && !it->is_null()) {
-      auto st = check_messages(*it);
+      messages = std::move(*it);
+      auto st = check_messages(messages);
       if (!st.ok()) return send_error(*ex, st.error());
-      messages = *it;
     }
     auto t = body.find("tools");
     if (t != body.end() && !t->is_null()) {
