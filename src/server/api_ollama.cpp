@@ -290,6 +290,11 @@ void handle_generate(App& app, HttpRequest& req, const ExPtr& ex, bool chat, Adm
   if (res->ref.embedding) return send_error(*ex, 400, fmt::format("\"{}\" does not support {}", *model, chat ? "chat" : "generate"));
   if (think_enabled(think) && !res->has_capability("thinking"))
     return send_error(*ex, 400, fmt::format("\"{}\" does not support thinking", *model));
+  // Capabilities as Ollama checks them (tools from the template, insert from .Suffix), same words.
+  if (tools.is_array() && !tools.empty() && !res->has_capability("tools"))
+    return send_error(*ex, 400, fmt::format("\"{}\" does not support tools", *model));
+  if (suffix && !suffix->empty() && !raw.value_or(false) && !res->has_capability("insert"))
+    return send_error(*ex, 400, fmt::format("\"{}\" does not support insert", *model));
 
   bool empty = chat ? messages.empty() : (!prompt || prompt->empty()) && (!suffix || suffix->empty());
   if (empty && !render_only.value_or(false)) return load_or_unload(app, ex, *res, keep_alive, chat, adm);

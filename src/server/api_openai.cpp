@@ -311,6 +311,10 @@ void handle_completion(App& app, HttpRequest& req, const ExPtr& ex, bool chat, A
   // Ollama's answer to a reasoning effort for a model without the thinking capability.
   if (((think.is_boolean() && think.get<bool>()) || think.is_string()) && !res->has_capability("thinking"))
     return send_openai_error(*ex, 400, fmt::format("\"{}\" does not support thinking", *model));
+  if (rr.contains("tools") && rr["tools"].is_array() && !rr["tools"].empty() && !res->has_capability("tools"))
+    return send_openai_error(*ex, 400, fmt::format("\"{}\" does not support tools", *model), "tools");
+  if (!chat && rr.value("suffix", "") != "" && !res->has_capability("insert"))
+    return send_openai_error(*ex, 400, fmt::format("\"{}\" does not support insert", *model), "suffix");
   // A schema the runner would refuse is a 400 now, before the model is loaded for it.
   if (auto st = check_format(format, format_text); !st.ok())
     return send_openai_error(*ex, 400, st.error().message(), "response_format");

@@ -26,7 +26,7 @@ before(async () => {
       '--chat-template', readFileSync(join(fixtures, 'chat_templates', `${t}.jinja`), 'utf8')]);
     writeFileSync(join(dir, `${t}.Modelfile`), `FROM ${gguf}\nPARAMETER num_predict 2\n`);
     execFileSync(BIN, ['create', `jinja-${t}`, '-f', join(dir, `${t}.Modelfile`), '--models', store]);
-    models.push({ name: `jinja-${t}:latest`, tools: t !== 'gemma3' });
+    models.push({ name: `jinja-${t}:latest`, tools: t === 'qwen3' });  // the only one whose template reads tools
   }
   for (const t of ['llama3_tools', 'mistral_tools', 'chatml_legacy']) {
     const tmpl = readFileSync(join(fixtures, 'go_templates', `${t}.gotmpl`), 'utf8');
@@ -79,4 +79,19 @@ test('content that is neither text nor text parts is a clear 400', async () => {
     assert.equal(r.status, 400, r.text);
     assert.match(r.json.error, re);
   }
+});
+
+test('capability errors as Ollama words them, on both APIs', async () => {
+  const ollama = new Ollama({ host: srv.url });
+  const plain = models.find((m) => !m.tools).name;
+  await assert.rejects(ollama.chat({ model: plain, messages: [{ role: 'user', content: 'x' }], tools }),
+    (e) => { assert.equal(e.status_code, 400); assert.equal(e.error, `"${plain}" does not support tools`); return true; });
+  await assert.rejects(ollama.generate({ model: 'tiny:latest', prompt: 'def f(', suffix: 'return 1' }),
+    (e) => { assert.equal(e.status_code, 400); assert.equal(e.error, '"tiny:latest" does not support insert'); return true; });
+  const oai = await post(`${srv.url}/v1/chat/completions`, { model: plain, messages: [{ role: 'user', content: 'x' }], tools });
+  assert.equal(oai.status, 400);
+  assert.equal(oai.json.error.message, `"${plain}" does not support tools`);
+  const withTools = models.find((m) => m.tools).name;
+  const ok = await ollama.chat({ model: withTools, messages: [{ role: 'user', content: 'x' }], tools, options: { num_predict: 1 } });
+  assert.equal(ok.done, true);
 });
