@@ -144,7 +144,7 @@ Status normalize_content(json& m) {
       return make_error(ErrorCode::kInvalidArgument, "images are not supported: this server has no vision support yet");
     auto t = part.is_object() ? part.find("text") : part.end();
     if (type != "text" || t == part.end() || !t->is_string())
-      return make_error(ErrorCode::kInvalidArgument, "invalid content part: expected {\"type\": \"text\", \"text\": string}");
+      return make_error(ErrorCode::kInvalidArgument, "invalid content part: expected {{\"type\": \"text\", \"text\": string}}");
     text += t->get<std::string>();
   }
   m["content"] = std::move(text);

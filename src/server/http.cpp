@@ -738,6 +738,9 @@ void Connection::read_more() {
 }
 
 void Connection::on_header() {
+  // In flight from its header on: a drain waits for a request whose body is still arriving (it
+  // gets its 503 once whole) instead of closing the connection under it.
+  set_busy(true);
   if (auto len = parser_->content_length(); len && *len > parser_->body_cap())
     return send_error_and_close(413, "request body too large");  // say so before the client sends it
   if (srv_->sinks) {

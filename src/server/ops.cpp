@@ -108,7 +108,7 @@ std::string render_metrics(App& app, const HttpServer* api) {
   if (api) {
     MetricFamily conns("paddock_http_connections", "Open connections on the API listener.", T::kGauge);
     conns.set({}, double(api->connections()));
-    MetricFamily busy("paddock_http_requests_in_flight", "Requests on the API listener whose response is not yet written.", T::kGauge);
+    MetricFamily busy("paddock_http_requests_in_flight", "Requests on the API listener from their header until their response is written.", T::kGauge);
     busy.set({}, double(api->busy()));
     MetricFamily body("paddock_http_body_memory_bytes", "Bytes of request bodies held in memory now.", T::kGauge);
     body.set({}, double(api->body_memory()));
@@ -135,6 +135,9 @@ std::string render_metrics(App& app, const HttpServer* api) {
     MetricFamily pq("paddock_request_pool_queued", "Requests waiting for a request-pool thread (body parsing, model resolution).", T::kGauge);
     pq.set({}, double(app.pool->queued()));
     pq.render(out);
+    MetricFamily pr("paddock_request_pool_running", "Requests a request-pool thread is working on now.", T::kGauge);
+    pr.set({}, double(app.pool->running()));
+    pr.render(out);
   }
 
   // Queues and runners. Runner stats are asked for now, each with a bounded wait.

@@ -251,6 +251,53 @@ Result<std::string> render_ollama(const ChatRequest& r, const RenderLimits& limi
   return out;
 }
 
+// A chat template that knows nothing of tools (no "tool" anywhere in it, as Gemma's) still gets
+// agents' histories: their tool turns are written as text it can render. An assistant turn's
+// tool calls become JSON after its content, a `tool` result becomes a user turn holding
+// {"tool_response": {"name", "content"}}, and turns of one role in a row are joined, since such
+// templates often insist that roles alternate.
+ojson tool_turns_as_text(const ojson& messages) {
+  ojson out = ojson::array();
+  for (const auto& m : messages) {
+    if (!m.is_object()) {
+      out.push_back(m);
+      continue;
+    }
+    ojson t = m;
+    std::string role = str_field(m, "role");
+    std::string content = str_field(m, "content");
+    if (role == "tool") {
+      ojson resp = ojson::object();
+      std::string name = str_field(m, "tool_name");
+      if (name.empty()) name = str_field(m, "name");
+      if (!name.empty()) resp["name"] = name;
+      resp["content"] = content;
+      t = ojson{{"role", "user"}, {"content", ojson{{"tool_response", resp}}.dump()}};
+    } else if (m.contains("tool_calls") && m["tool_calls"].is_array() && !m["tool_calls"].empty()) {
+      ojson calls = ojson::array();
+      for (const auto& c : m["tool_calls"]) calls.push_back(c.contains("function") ? c["function"] : c);
+      std::string text = ojson{{"tool_calls", calls}}.dump();
+      t.erase("tool_calls");
+      t["content"] = content.empty() ? text : content + "\n" + text;
+    }
+    if (!out.empty() && out.back().is_object() && str_field(out.back(), "role") == str_field(t, "role") &&
+        str_field(t, "role") != "system") {
+      out.back()["content"] = str_field(out.back(), "content") + "\n\n" + str_field(t, "content");
+      continue;
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+bool has_tool_turns(const ojson& messages) {
+  for (const auto& m : messages)
+    if (m.is_object() && (str_field(m, "role") == "tool" || (m.contains("tool_calls") && m["tool_calls"].is_array() &&
+                                                             !m["tool_calls"].empty())))
+      return true;
+  return false;
+}
+
 }  // namespace
 
 Result<RenderedPrompt> render_chat(const ChatRequest& r, const RenderLimits& limits) {
@@ -261,7 +308,8 @@ Result<RenderedPrompt> render_chat(const ChatRequest& r, const RenderLimits& lim
   if (r.jinja_template.empty())
     return Error(ErrorCode::kNotFound, "the model has no chat template (neither an Ollama TEMPLATE nor tokenizer.chat_template)");
   ojson ctx = ojson::object();
-  ctx["messages"] = r.messages;
+  bool knows_tools = r.jinja_template.find("tool") != std::string::npos;
+  ctx["messages"] = !knows_tools && has_tool_turns(r.messages) ? tool_turns_as_text(r.messages) : r.messages;
   ctx["add_generation_prompt"] = r.add_generation_prompt;
   ctx["tools"] = r.tools.is_array() ? r.tools : ojson(nullptr);
   ctx["documents"] = nullptr;

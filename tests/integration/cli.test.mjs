@@ -62,7 +62,7 @@ test('version names the client\'s and the server\'s versions', async () => {
 
 test('with no server answering, client commands say so and exit non-zero; --models works offline', () => {
   const env = { ...process.env, PADDOCK_HOST: 'http://127.0.0.1:1', OLLAMA_HOST: '' };
-  for (const args of [['list'], ['show', MODEL], ['cp', MODEL, 'x:latest'], ['rm', MODEL], ['create', 'x', '-f', '/dev/null'],
+  for (const args of [['list'], ['show', MODEL], ['cp', MODEL, 'x:latest'], ['rm', MODEL], ['create', 'x', '-f', join(srv.dir, 'Modelfile')],
     ['ps'], ['stop', MODEL], ['run', MODEL, 'hi']]) {
     const r = spawnSync(BIN, args, { env, encoding: 'utf8', timeout: 30000 });
     assert.notEqual(r.status, 0, `${args.join(' ')}: ${r.stdout}`);
