@@ -172,6 +172,32 @@ def main():
         if paddock:
             paddock_config_check(o, docs, paddock, help_text)
 
+    # The manifests and the image agree: user, store path, ports, the health check's port.
+    docker = open(os.path.join(ROOT, "deploy", "docker", "Dockerfile.cuda")).read()
+    base = rendered.get("base", [])
+    if base:
+        dep, c = server_container(base)
+        uid = re.search(r"^USER (\d+)", docker, re.M).group(1)
+        models = re.search(r"PADDOCK_MODELS=(\S+)", docker).group(1)
+        hc_port = re.search(r"HEALTHCHECK[^\n]*\n[^\n]*127\.0\.0\.1:(\d+)/livez", docker).group(1)
+        mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+        if str(dep["spec"]["template"]["spec"]["securityContext"]["runAsUser"]) != uid:
+            fail(f"base: runAsUser differs from the image's USER {uid}")
+        if mounts.get("models") != models:
+            fail(f"base: the store is mounted at {mounts.get('models')}, the image expects {models}")
+        if {p["containerPort"] for p in c["ports"]} != {int(x) for x in re.findall(r"^EXPOSE (.*)$", docker, re.M)[0].split()}:
+            fail("base: container ports differ from the image's EXPOSE")
+        if int(hc_port) != {p["name"]: p["containerPort"] for p in c["ports"]}["metrics"]:
+            fail("base: the image's HEALTHCHECK port is not the metrics port")
+        cfg = yaml.safe_load([d for d in by_kind(base, "ConfigMap")][0]["data"]["paddock.yaml"])
+        if cfg.get("models") != models or cfg.get("metrics", {}).get("addr", "").rsplit(":", 1)[-1] != hc_port:
+            fail("base: paddock.yaml's models / metrics addr disagree with the image")
+        else:
+            ok("base: the manifests and the image agree on user, store, ports and health check")
+        for w in ("/tmp", "/var/lib/paddock"):
+            if w not in mounts.values():
+                fail(f"base: {w} is not a volume, but the root filesystem is read-only")
+
     # What each overlay must hold.
     single = rendered.get("overlays/single-gpu", [])
     if single:
