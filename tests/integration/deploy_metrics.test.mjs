@@ -69,8 +69,18 @@ int nvmlDeviceGetMemoryInfo(void *h, mem_t *m) { (void)h; m->total = 80ull << 30
   assert.equal(c.status, 200);
   await c.text();
   assert.equal((await post(`${srv.url}/api/generate`, { model: 'absent', prompt: 'x' })).status, 404);
-  const { status, text } = await scrape(srv.metricsUrl);
+  const { status, text: plain } = await scrape(srv.metricsUrl);
   assert.equal(status, 200);
+  // The TLS families exist when the API speaks TLS: a second server with a self-signed certificate.
+  const crt = join(dir, 'tls.crt');
+  const key = join(dir, 'tls.key');
+  const ssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', key, '-out', crt, '-days', '30', '-subj', '/CN=localhost'], { encoding: 'utf8' });
+  assert.equal(ssl.status, 0, ssl.stderr);
+  const tls = await startServer({ dir, args: ['--tls-cert', crt, '--tls-key', key] });
+  let tlsText;
+  try { tlsText = (await scrape(tls.metricsUrl)).text; } finally { await tls.stop(); }
+  const text = plain + tlsText;
   // Families the server declares (# TYPE) and every sample name (histograms' _bucket/_sum/_count).
   exported = new Set();
   for (const line of text.split('\n')) {
