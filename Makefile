@@ -14,7 +14,8 @@ FUZZ_SECONDS ?= 45
 FUZZ_LONG_SECONDS ?= 600
 FUZZ_FINDINGS ?= build/fuzz-findings
 
-.PHONY: all deps deps-test build build-test serve test test-gpu unit integration fuzz fuzz-build fuzz-long bench fmt clean
+.PHONY: all deps deps-test build build-test serve test test-gpu unit integration fuzz fuzz-build fuzz-long bench fmt clean \
+        image image-cuda
 
 all: build
 
@@ -68,6 +69,21 @@ bench: build
 	@cmake -S . -B $(BUILD) -DPADDOCK_BENCH=ON >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 	@bench/run.sh $(BUILD)
+
+# Container images (deploy/docker/; needs docker or podman with BuildKit). IMAGE_TAG names them.
+CONTAINER ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
+IMAGE_TAG ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+IMAGE_ARGS = --build-arg VERSION=$(IMAGE_TAG) --build-arg REVISION=$(shell git rev-parse HEAD 2>/dev/null || echo unknown) \
+  --build-arg CREATED=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+
+image:
+	@python3 deploy/docker/check_dockerfile.py deploy/docker/Dockerfile.cpu
+	$(CONTAINER) build -f deploy/docker/Dockerfile.cpu $(IMAGE_ARGS) -t paddock:$(IMAGE_TAG)-cpu .
+
+image-cuda:
+	@python3 deploy/docker/check_dockerfile.py deploy/docker/Dockerfile.cuda
+	$(CONTAINER) build -f deploy/docker/Dockerfile.cuda $(IMAGE_ARGS) $(if $(CUDA_ARCH),--build-arg CUDA_ARCH=$(CUDA_ARCH)) \
+	  -t paddock:$(IMAGE_TAG)-cuda .
 
 fmt:
 	@git ls-files '*.cpp' '*.h' '*.cu' '*.cuh' | xargs -r clang-format -i

@@ -11,6 +11,8 @@ pkgs=(build-essential cmake pkg-config libboost-dev libboost-system-dev libssl-d
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev prometheus nginx-light openssl)
+  # deploy/ checks (tests/deploy): kubectl renders the kustomize overlays, PyYAML reads them.
+  pkgs+=(kubectl python3-yaml)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
