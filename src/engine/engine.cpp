@@ -15,10 +15,10 @@
 #include <unordered_map>
 
 #include "engine/engine.h"
-#include "engine/grammar.h"
+#include "grammar/grammar.h"
 #include "engine/sampler.h"
 #include "engine/scheduler.h"
-#include "engine/stop.h"
+#include "grammar/stop.h"
 #include "util/log.h"
 #include "util/utf8.h"
 
@@ -45,8 +45,8 @@ struct Active : Sequence {
   Sink sink;
   Sampler sampler;
   tokenizer::StreamDecoder decoder;
-  StopMatcher stop;
-  std::unique_ptr<GrammarMatcher> matcher;  // structured output; null when unconstrained
+  grammar::StopMatcher stop;
+  std::unique_ptr<grammar::GrammarMatcher> matcher;  // structured output; null when unconstrained
   int32_t n_generated = 0;
   bool started = false, first_token = false;
   Clock::time_point t_start, t_first_token;
@@ -90,7 +90,7 @@ class EngineImpl final : public Engine {
   void finish(Active* a, const char* reason);
   void fail(Active* a, const std::string& message);
   void publish_stats();
-  std::shared_ptr<const TokenTrie> trie();
+  std::shared_ptr<const grammar::TokenTrie> trie();
 
   std::unique_ptr<Model> model_;
   std::shared_ptr<const tokenizer::Tokenizer> tok_;
@@ -98,7 +98,7 @@ class EngineImpl final : public Engine {
   int32_t n_vocab_ = 0;
   std::atomic<uint64_t> next_id_{1};
   std::once_flag trie_once_;
-  std::shared_ptr<const TokenTrie> trie_;  // the vocabulary's bytes, built on first grammar use
+  std::shared_ptr<const grammar::TokenTrie> trie_;  // the vocabulary's bytes, built on first grammar use
 
   // Shared with callers.
   std::mutex mu_, join_mu_;
@@ -141,10 +141,10 @@ Status EngineImpl::validate(const Request& r, int32_t* num_ctx) const {
   if (r.num_predict < -2) return make_error(ErrorCode::kInvalidArgument, "num_predict {} is out of range (>= -2)", r.num_predict);
   if (r.top_logprobs < -1 || r.top_logprobs > kMaxTopLogprobs)
     return make_error(ErrorCode::kInvalidArgument, "top_logprobs {} is out of range (0..{})", r.top_logprobs, kMaxTopLogprobs);
-  if (r.stop.size() > kMaxStops) return make_error(ErrorCode::kInvalidArgument, "{} stop sequences (at most {})", r.stop.size(), kMaxStops);
+  if (r.stop.size() > grammar::kMaxStops) return make_error(ErrorCode::kInvalidArgument, "{} stop sequences (at most {})", r.stop.size(), grammar::kMaxStops);
   for (const std::string& s : r.stop) {
     if (s.empty()) return make_error(ErrorCode::kInvalidArgument, "a stop sequence is empty");
-    if (s.size() > kMaxStopBytes) return make_error(ErrorCode::kInvalidArgument, "a stop sequence is {} bytes (at most {})", s.size(), kMaxStopBytes);
+    if (s.size() > grammar::kMaxStopBytes) return make_error(ErrorCode::kInvalidArgument, "a stop sequence is {} bytes (at most {})", s.size(), grammar::kMaxStopBytes);
     if (!utf8::is_valid(s)) return make_error(ErrorCode::kInvalidArgument, "a stop sequence is not valid UTF-8");
   }
   RETURN_IF_ERROR(validate_sampling(r.sampling, n_vocab_));
@@ -158,7 +158,7 @@ Result<uint64_t> EngineImpl::submit(Request req, Sink sink) {
   // Per-request setup happens here, on the caller's thread, not on the engine thread.
   auto a = std::make_unique<Active>(std::move(req), std::move(sink), *tok_, n_vocab_, num_ctx);
   if (a->req.grammar) {
-    a->matcher = std::make_unique<GrammarMatcher>(a->req.grammar);
+    a->matcher = std::make_unique<grammar::GrammarMatcher>(a->req.grammar);
     a->sampler.set_grammar(a->matcher.get(), trie().get(), a->req.top_logprobs >= 0);
   }
   a->id = next_id_.fetch_add(1);
@@ -175,7 +175,7 @@ Result<uint64_t> EngineImpl::submit(Request req, Sink sink) {
   return id;
 }
 
-std::shared_ptr<const TokenTrie> EngineImpl::trie() {
+std::shared_ptr<const grammar::TokenTrie> EngineImpl::trie() {
   std::call_once(trie_once_, [this] { trie_ = build_token_trie(*tok_, n_vocab_); });
   return trie_;
 }
@@ -428,13 +428,13 @@ void EngineImpl::publish_stats() {
 
 }  // namespace
 
-std::shared_ptr<const TokenTrie> build_token_trie(const tokenizer::Tokenizer& tok, int32_t n_vocab) {
+std::shared_ptr<const grammar::TokenTrie> build_token_trie(const tokenizer::Tokenizer& tok, int32_t n_vocab) {
   std::vector<std::string> pieces(static_cast<size_t>(n_vocab));
-  std::vector<TokenTrie::Kind> kinds(static_cast<size_t>(n_vocab), TokenTrie::Kind::kNever);
+  std::vector<grammar::TokenTrie::Kind> kinds(static_cast<size_t>(n_vocab), grammar::TokenTrie::Kind::kNever);
   const int32_t n_tok = tok.n_vocab();
   for (int32_t id = 0; id < n_vocab && id < n_tok; ++id) {
     if (tok.is_eog(id)) {
-      kinds[id] = TokenTrie::Kind::kEndOfGeneration;
+      kinds[id] = grammar::TokenTrie::Kind::kEndOfGeneration;
       continue;
     }
     const tokenizer::TokenType t = tok.token_type(id);
@@ -442,9 +442,9 @@ std::shared_ptr<const TokenTrie> build_token_trie(const tokenizer::Tokenizer& to
         t == tokenizer::TokenType::kUnused)
       continue;  // special tokens never appear in structured output
     pieces[id] = tok.token_to_piece(id);
-    kinds[id] = TokenTrie::Kind::kText;
+    kinds[id] = grammar::TokenTrie::Kind::kText;
   }
-  return std::make_shared<const TokenTrie>(pieces, kinds);
+  return std::make_shared<const grammar::TokenTrie>(pieces, kinds);
 }
 
 Result<std::unique_ptr<Engine>> Engine::create(std::unique_ptr<Model> model,

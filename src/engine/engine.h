@@ -14,10 +14,12 @@
 #include "tokenizer/tokenizer.h"
 #include "util/status.h"
 
-namespace paddock::engine {
+namespace paddock::grammar {
+class Grammar;    // grammar/grammar.h; grammar/json_schema.h compiles Ollama's `format` into one
+class TokenTrie;  // grammar/grammar.h
+}  // namespace paddock::grammar
 
-class Grammar;    // grammar.h; json_schema.h compiles Ollama's `format` into one
-class TokenTrie;  // grammar.h
+namespace paddock::engine {
 
 // Names and defaults follow Ollama's options.
 struct SamplingOptions {
@@ -50,7 +52,7 @@ struct Request {
   // grammar; end-of-generation tokens are allowed only once it is complete, and the sequence
   // ends ("stop") as soon as the grammar admits nothing more. Logprobs then describe the masked
   // distribution. Null: unconstrained.
-  std::shared_ptr<const Grammar> grammar;
+  std::shared_ptr<const grammar::Grammar> grammar;
 };
 
 struct TokenLogprob {
@@ -112,6 +114,6 @@ class Engine {
 // Every token's bytes for grammar masks (what the engine builds once per model): text tokens by
 // their decoded piece, end-of-generation tokens marked, control/unknown/unused tokens never allowed.
 // n_vocab: the model's (ids past the tokenizer's vocabulary are never allowed).
-std::shared_ptr<const TokenTrie> build_token_trie(const tokenizer::Tokenizer& tok, int32_t n_vocab);
+std::shared_ptr<const grammar::TokenTrie> build_token_trie(const tokenizer::Tokenizer& tok, int32_t n_vocab);
 
 }  // namespace paddock::engine

@@ -179,7 +179,7 @@ size_t Sampler::draw(const std::vector<Candidate>& c, double u) {
   return 0;
 }
 
-void Sampler::set_grammar(GrammarMatcher* matcher, const TokenTrie* trie, bool always_mask) {
+void Sampler::set_grammar(grammar::GrammarMatcher* matcher, const grammar::TokenTrie* trie, bool always_mask) {
   assert((matcher == nullptr) == (trie == nullptr));
   assert(trie == nullptr || trie->n_vocab() == n_vocab_);
   matcher_ = matcher;

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "engine/engine.h"
-#include "engine/grammar.h"
+#include "grammar/grammar.h"
 #include "util/status.h"
 
 namespace paddock::engine {
@@ -43,7 +43,7 @@ class Sampler {
   // Constrains sample() to what `matcher` allows next (both stay owned by the caller; the caller
   // feeds the chosen token's bytes to the matcher). always_mask: compute the mask every step
   // (needed for logprobs of the post-mask distribution).
-  void set_grammar(GrammarMatcher* matcher, const TokenTrie* trie, bool always_mask);
+  void set_grammar(grammar::GrammarMatcher* matcher, const grammar::TokenTrie* trie, bool always_mask);
   // The logits the last sample() drew from: `logits` itself, or the masked copy under a grammar.
   std::span<const float> last_logits(std::span<const float> logits) const {
     return masked_used_ ? std::span<const float>(masked_) : logits;
@@ -68,8 +68,8 @@ class Sampler {
 
   SamplingOptions o_;
   int32_t n_vocab_;
-  GrammarMatcher* matcher_ = nullptr;
-  const TokenTrie* trie_ = nullptr;
+  grammar::GrammarMatcher* matcher_ = nullptr;
+  const grammar::TokenTrie* trie_ = nullptr;
   bool always_mask_ = false, masked_used_ = false;
   uint64_t n_full_masks_ = 0;
   std::vector<uint8_t> allowed_;

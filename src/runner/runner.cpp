@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "engine/engine.h"
-#include "engine/json_schema.h"
+#include "grammar/json_schema.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
 #include "runner/prompt.h"
@@ -145,13 +145,13 @@ struct Runner {
     uint64_t id = m.value("id", uint64_t(0));
     // Structured output: the format compiles to a grammar before anything is queued, so a bad
     // schema is a bad_request (HTTP 400) naming the problem.
-    std::shared_ptr<const engine::Grammar> grammar;
+    std::shared_ptr<const grammar::Grammar> grammar;
     if (json format = m.value("format", json(nullptr)); !format.is_null() && format != "") {
       // format_text: the schema as the client wrote it (member order kept), when the server has it.
       auto text = m.find("format_text");
       auto g = text != m.end() && text->is_string() && !text->get<std::string>().empty()
-                   ? engine::compile_format(nlohmann::ordered_json::parse(text->get<std::string>(), nullptr, false))
-                   : engine::compile_format(format);
+                   ? grammar::compile_format(nlohmann::ordered_json::parse(text->get<std::string>(), nullptr, false))
+                   : grammar::compile_format(format);
       if (!g.ok()) return error(id, g.error().message(), "bad_request");
       grammar = std::move(*g);
     }

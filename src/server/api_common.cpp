@@ -7,7 +7,7 @@
 #include <limits>
 #include <set>
 
-#include "engine/json_schema.h"
+#include "grammar/json_schema.h"
 #include "server/server.h"
 #include "util/log.h"
 
@@ -47,8 +47,8 @@ std::string ordered_member_text(const std::string& body, std::initializer_list<c
 Status check_format(const json& format, const std::string& format_text) {
   if (format.is_null() || format == "") return Status::Ok();
   // The same input the runner compiles (runner.cpp, generate): the ordered text when there is one.
-  auto g = format_text.empty() ? engine::compile_format(format)
-                               : engine::compile_format(nlohmann::ordered_json::parse(format_text, nullptr, false));
+  auto g = format_text.empty() ? grammar::compile_format(format)
+                               : grammar::compile_format(nlohmann::ordered_json::parse(format_text, nullptr, false));
   if (!g.ok()) return make_error(ErrorCode::kInvalidArgument, "{}", g.error().message());
   return Status::Ok();
 }

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/stop.h"
+#include "grammar/stop.h"
 #include "util/status.h"
 
 namespace paddock::server {
@@ -18,8 +18,8 @@ using json = nlohmann::json;
 
 // Caps on request contents (SECURITY.md "Limits").
 inline constexpr int kMaxJsonDepth = 64;
-inline constexpr size_t kMaxStopStrings = engine::kMaxStops;     // what the runner accepts,
-inline constexpr size_t kMaxStopLength = engine::kMaxStopBytes;  // so a request is refused up front
+inline constexpr size_t kMaxStopStrings = grammar::kMaxStops;     // what the runner accepts,
+inline constexpr size_t kMaxStopLength = grammar::kMaxStopBytes;  // so a request is refused up front
 inline constexpr int32_t kMaxNumCtx = 1 << 20;
 inline constexpr int32_t kMaxNumPredict = 1 << 20;
 inline constexpr size_t kMaxMessages = 10000;

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "engine/grammar.h"
-#include "engine/json_schema.h"
+#include "grammar/grammar.h"
+#include "grammar/json_schema.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1 || size > 16 * 1024) return 0;
@@ -16,17 +16,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t nul = rest.find('\0');
   const std::string_view spec = rest.substr(0, nul);
   const std::string_view text = nul == std::string_view::npos ? std::string_view() : rest.substr(nul + 1);
-  paddock::Result<std::shared_ptr<const paddock::engine::Grammar>> g =
+  paddock::Result<std::shared_ptr<const paddock::grammar::Grammar>> g =
       paddock::make_error(paddock::ErrorCode::kInvalidArgument, "unset");
   if (gbnf) {
-    g = paddock::engine::parse_gbnf(spec);
+    g = paddock::grammar::parse_gbnf(spec);
   } else {
     const auto schema = nlohmann::ordered_json::parse(spec, nullptr, false);
     if (schema.is_discarded()) return 0;
-    g = paddock::engine::compile_format(schema);
+    g = paddock::grammar::compile_format(schema);
   }
   if (!g.ok()) return 0;
-  paddock::engine::GrammarMatcher m(*g);
+  paddock::grammar::GrammarMatcher m(*g);
   for (size_t i = 0; i < text.size(); ++i) {
     const std::string_view byte = text.substr(i, 1);
     const bool allowed = m.allows(byte);

@@ -6,11 +6,13 @@
 
 #include <cmath>
 
-#include "engine/grammar.h"
+#include "grammar/grammar.h"
 #include "engine/sampler.h"
 
 namespace paddock::engine {
 namespace {
+
+using namespace paddock::grammar;  // what these tests exercise (src/grammar)
 
 using E = GrammarExpr;
 using Kind = TokenTrie::Kind;

@@ -3,7 +3,7 @@
 // independent parser (nlohmann::json::accept) on hand-picked, random and mutated documents, the
 // prefix property, deep nesting through state compaction, and token masks on the real 128k
 // Llama 3 vocabulary (mask == per-token check; timing printed).
-#include "engine/grammar.h"
+#include "grammar/grammar.h"
 
 #include <gtest/gtest.h>
 
@@ -12,12 +12,14 @@
 #include <random>
 
 #include "engine/engine.h"
-#include "engine/json_schema.h"
+#include "grammar/json_schema.h"
 #include "grammar_vocab.h"
 #include "tokenizer/tokenizer.h"
 
 namespace paddock::engine {
 namespace {
+
+using namespace paddock::grammar;  // what these tests exercise (src/grammar)
 
 using json = nlohmann::json;
 using E = GrammarExpr;

@@ -7,10 +7,12 @@
 #include <string>
 
 #include "engine/engine.h"
-#include "engine/grammar.h"
+#include "grammar/grammar.h"
 #include "tokenizer/tokenizer.h"
 
 namespace paddock::engine::testing {
+
+using grammar::TokenTrie;
 
 inline std::shared_ptr<const tokenizer::Tokenizer> llama3() {
   static auto tok = [] {

@@ -7,7 +7,7 @@
 //
 // PADDOCK_SCHEMA_DUMP=<file> makes the fixture test write the outputs instead of comparing them
 // (that is how tools/schema_oracle.mjs gets them to validate); the test then reports itself skipped.
-#include "engine/json_schema.h"
+#include "grammar/json_schema.h"
 
 #include <gtest/gtest.h>
 
@@ -21,6 +21,8 @@
 
 namespace paddock::engine {
 namespace {
+
+using namespace paddock::grammar;  // what these tests exercise (src/grammar)
 
 using json = nlohmann::json;
 

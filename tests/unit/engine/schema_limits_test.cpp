@@ -8,11 +8,13 @@
 #include <string>
 
 #include "../deadline.h"
-#include "engine/grammar.h"
-#include "engine/json_schema.h"
+#include "grammar/grammar.h"
+#include "grammar/json_schema.h"
 
 namespace paddock::engine {
 namespace {
+
+using namespace paddock::grammar;  // what these tests exercise (src/grammar)
 
 using json = nlohmann::ordered_json;
 using testing::within_seconds;

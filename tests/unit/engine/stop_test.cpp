@@ -1,10 +1,12 @@
 // Stop strings across token boundaries: held-back text, never emitting the stop, earliest match.
-#include "engine/stop.h"
+#include "grammar/stop.h"
 
 #include <gtest/gtest.h>
 
 namespace paddock::engine {
 namespace {
+
+using namespace paddock::grammar;  // what these tests exercise (src/grammar)
 
 std::string feed(StopMatcher& m, std::vector<std::string> pieces) {
   std::string out;

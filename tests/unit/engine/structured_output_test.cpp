@@ -7,13 +7,15 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.h"
-#include "engine/grammar.h"
-#include "engine/json_schema.h"
+#include "grammar/grammar.h"
+#include "grammar/json_schema.h"
 #include "engine_fixture.h"
 #include "gguf/gguf.h"
 
 namespace paddock::engine {
 namespace {
+
+using namespace paddock::grammar;  // what these tests exercise (src/grammar)
 
 using json = nlohmann::json;
 

@@ -5,7 +5,7 @@
 
 #include <fstream>
 
-#include "engine/json_schema.h"
+#include "grammar/json_schema.h"
 #include "server/api_common.h"
 #include "server/server.h"
 
@@ -79,12 +79,12 @@ TEST(KeepAlive, HugeValuesAreForever) {
 
 // The server refuses exactly the stop strings the runner would refuse (docs/API.md states the same).
 TEST(Options, StopLengthAgreesWithTheRunner) {
-  EXPECT_TRUE(parse_options(json{{"stop", {std::string(engine::kMaxStopBytes, 'x')}}}).ok());
-  EXPECT_FALSE(parse_options(json{{"stop", {std::string(engine::kMaxStopBytes + 1, 'x')}}}).ok());
-  EXPECT_EQ(kMaxStopLength, engine::kMaxStopBytes);
+  EXPECT_TRUE(parse_options(json{{"stop", {std::string(grammar::kMaxStopBytes, 'x')}}}).ok());
+  EXPECT_FALSE(parse_options(json{{"stop", {std::string(grammar::kMaxStopBytes + 1, 'x')}}}).ok());
+  EXPECT_EQ(kMaxStopLength, grammar::kMaxStopBytes);
   std::ifstream f(std::string(PADDOCK_SOURCE_DIR) + "/docs/API.md");
   std::string doc((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  EXPECT_NE(doc.find("stop strings of ≤ " + std::to_string(engine::kMaxStopBytes) + " bytes"), std::string::npos);
+  EXPECT_NE(doc.find("stop strings of ≤ " + std::to_string(grammar::kMaxStopBytes) + " bytes"), std::string::npos);
 }
 
 TEST(Config, Environment) {

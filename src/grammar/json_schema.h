@@ -7,10 +7,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/grammar.h"
+#include "grammar/grammar.h"
 #include "util/status.h"
 
-namespace paddock::engine {
+namespace paddock::grammar {
 
 // Whitespace between JSON tokens is bounded (one space or tab, or a newline and up to
 // kMaxIndent spaces/tabs) so a model cannot loop on it; numbers are bounded in length too.
@@ -41,4 +41,4 @@ Result<std::shared_ptr<const Grammar>> compile_format(const nlohmann::ordered_js
 // A JSON schema (object or boolean) compiled to a grammar.
 Result<std::shared_ptr<const Grammar>> compile_json_schema(const nlohmann::ordered_json& schema);
 
-}  // namespace paddock::engine
+}  // namespace paddock::grammar

@@ -2,7 +2,7 @@
 // strings, numbers, any value) are named rules, and every $ref target is a rule of its own so
 // recursive schemas work. Keywords that would change what is valid but have no translation here
 // are errors, never silently ignored.
-#include "engine/json_schema.h"
+#include "grammar/json_schema.h"
 
 #include <cmath>
 #include <functional>
@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-namespace paddock::engine {
+namespace paddock::grammar {
 namespace {
 
 using json = nlohmann::ordered_json;  // keeps the schema's member order
@@ -646,4 +646,4 @@ Result<std::shared_ptr<const Grammar>> compile_format(const nlohmann::ordered_js
   return compile_json_schema(format);
 }
 
-}  // namespace paddock::engine
+}  // namespace paddock::grammar

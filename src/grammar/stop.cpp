@@ -1,10 +1,10 @@
 // Stop-string matcher: see stop.h. The held-back tail is shorter than the longest stop string,
 // so each push costs O(stops x longest stop).
-#include "engine/stop.h"
+#include "grammar/stop.h"
 
 #include <algorithm>
 
-namespace paddock::engine {
+namespace paddock::grammar {
 
 StopMatcher::StopMatcher(std::vector<std::string> stops) : stops_(std::move(stops)) {
   stops_.erase(std::remove_if(stops_.begin(), stops_.end(), [](const std::string& s) { return s.empty(); }),
@@ -45,4 +45,4 @@ std::string StopMatcher::flush() {
   return out;
 }
 
-}  // namespace paddock::engine
+}  // namespace paddock::grammar

@@ -1,7 +1,7 @@
 // Grammar compilation (expressions -> byte-level rules, checks for left recursion and size), the
 // vocabulary trie, and the matcher: a set of parse stacks advanced byte by byte, with interned
 // stack nodes and states so each distinct (state, byte) transition is computed once.
-#include "engine/grammar.h"
+#include "grammar/grammar.h"
 
 #include <algorithm>
 #include <cassert>
@@ -10,7 +10,7 @@
 #include <optional>
 #include <unordered_set>
 
-namespace paddock::engine {
+namespace paddock::grammar {
 
 // ---- Expressions ------------------------------------------------------------------------------
 
@@ -660,4 +660,4 @@ void GrammarMatcher::maybe_compact() {
   cur_ = intern_state(std::move(cur));
 }
 
-}  // namespace paddock::engine
+}  // namespace paddock::grammar

@@ -3,9 +3,9 @@
 // may span lines freely.
 #include <cctype>
 
-#include "engine/grammar.h"
+#include "grammar/grammar.h"
 
-namespace paddock::engine {
+namespace paddock::grammar {
 namespace {
 
 // Groups inside groups, plus repetition operators stacked on one item (each wraps the item one
@@ -271,4 +271,4 @@ Result<std::shared_ptr<const Grammar>> parse_gbnf(std::string_view text, const s
   return GbnfParser(text).parse(root);
 }
 
-}  // namespace paddock::engine
+}  // namespace paddock::grammar

@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-namespace paddock::engine {
+namespace paddock::grammar {
 
 // Limits on a request's stop strings, shared with the server's request checks (each push costs
 // O(stops x longest stop), so these bound the matcher's work per token).
@@ -28,4 +28,4 @@ class StopMatcher {
   bool stopped_ = false;
 };
 
-}  // namespace paddock::engine
+}  // namespace paddock::grammar

@@ -15,7 +15,7 @@
 
 #include "util/status.h"
 
-namespace paddock::engine {
+namespace paddock::grammar {
 
 // ---- Building ---------------------------------------------------------------------------------
 
@@ -199,4 +199,4 @@ class GrammarMatcher {
   std::vector<int32_t> walk_;
 };
 
-}  // namespace paddock::engine
+}  // namespace paddock::grammar
