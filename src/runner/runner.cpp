@@ -3,11 +3,14 @@
 // engine thread only enqueues events; a writer thread owns the socket's write side.
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -359,6 +362,12 @@ int run_runner(const RunnerOptions& opts) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the server
   if (::getppid() == 1) return 1;
   ::signal(SIGPIPE, SIG_IGN);
+  // The model's compute yields to the server's I/O threads on a shared host: a busy CPU backend
+  // must not delay health probes, /api/version or 503s (every thread made from here inherits it).
+  // PADDOCK_RUNNER_NICE (0-19, default 5) sets how much; 0 leaves the priority as it is.
+  int nice_by = 5;
+  if (const char* e = std::getenv("PADDOCK_RUNNER_NICE"); e && *e) nice_by = std::clamp(std::atoi(e), 0, 19);
+  if (nice_by > 0) ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), ::getpriority(PRIO_PROCESS, 0) + nice_by);
   int fd = opts.fd >= 0 ? opts.fd : connect_socket(opts.socket_path);
   if (fd < 0) {
     std::cerr << "Error: runner needs --fd or a reachable --socket\n";

@@ -26,13 +26,14 @@ before(async () => {
       '--chat-template', readFileSync(join(fixtures, 'chat_templates', `${t}.jinja`), 'utf8')]);
     writeFileSync(join(dir, `${t}.Modelfile`), `FROM ${gguf}\nPARAMETER num_predict 2\n`);
     execFileSync(BIN, ['create', `jinja-${t}`, '-f', join(dir, `${t}.Modelfile`), '--models', store]);
-    models.push({ name: `jinja-${t}:latest`, tools: t === 'qwen3' });  // the only one whose template reads tools
+    models.push({ name: `jinja-${t}:latest`, tools: t === 'qwen3', history: true });  // the only one whose template reads tools
   }
   for (const t of ['llama3_tools', 'mistral_tools', 'chatml_legacy']) {
     const tmpl = readFileSync(join(fixtures, 'go_templates', `${t}.gotmpl`), 'utf8');
     writeFileSync(join(dir, `${t}.Modelfile`), `FROM ${join(dir, 'tiny.gguf')}\nTEMPLATE """${tmpl}"""\nPARAMETER num_predict 2\n`);
     execFileSync(BIN, ['create', `go-${t}`, '-f', join(dir, `${t}.Modelfile`), '--models', store]);
-    models.push({ name: `go-${t}:latest`, tools: t !== 'chatml_legacy' });
+    // chatml_legacy is a legacy (.Prompt) template: Ollama renders only the last user turn with it.
+    models.push({ name: `go-${t}:latest`, tools: t !== 'chatml_legacy', history: t !== 'chatml_legacy' });
   }
   srv = await startServer({ dir });
 });
@@ -64,8 +65,10 @@ test('agent-shaped histories render and answer on every template path', async ()
       stream: false, _debug_render_only: true });
     assert.equal(dbg.status, 200, `${m.name}: ${dbg.text.slice(0, 300)}`);
     const prompt = dbg.json.debug_info.rendered_template;
-    assert.match(prompt, /Weather in Oslo\?/, `${m.name}: the text parts are joined\n${prompt}`);
-    assert.match(prompt, /minus 3 and snowing/, `${m.name}: the tool result is in the prompt\n${prompt}`);
+    if (m.history) {
+      assert.match(prompt, /Weather in Oslo\?/, `${m.name}: the text parts are joined\n${prompt}`);
+      assert.match(prompt, /minus 3 and snowing/, `${m.name}: the tool result is in the prompt\n${prompt}`);
+    }
     assert.match(prompt, /Thanks/, m.name);
     assert.doesNotMatch(prompt, /\bnull\b|None|\[object Object\]/, `${m.name}: no null leaks into the prompt\n${prompt}`);
   }
