@@ -33,7 +33,7 @@ namespace {
 namespace fs = std::filesystem;
 constexpr int32_t kBlock = 16;
 constexpr double kNearTie = 1e-3;
-// Accepted near-tie flips per fixture (64 steps). llama.cpp's own builds flip once in 34 pairs.
+// Accepted near-tie flips per fixture (64 steps). llama.cpp's own builds flip 3 times in 68 pairs.
 constexpr int kMaxNearTies = 2;
 #ifndef PADDOCK_ORACLE_DEVICE
 #define PADDOCK_ORACLE_DEVICE "cpu"  // model_oracle_cuda_test: "cuda", the same rule on the GPU
@@ -101,8 +101,9 @@ Batch make_batch(const std::vector<std::pair<Seq*, std::vector<int32_t>>>& parts
 // The noise is measured at run time from the fixtures but capped by kCommittedNoise, the figures
 // measured when the variants were committed: variants regenerated with a noisier build fail
 // LlamaCppBuilds.* instead of loosening every comparison. Measured (llama.cpp from node-llama-cpp
-// 3.21.1): see kCommittedNoise; one flip of llama.cpp's own (qwen2_q8_0 step 48, gaps 3.3e-3 /
-// 6.8e-3: beyond 1e-3, so the literal rule cannot hold even between llama.cpp's own builds).
+// 3.21.1): see kCommittedNoise; three flips of llama.cpp's own (qwen2_q8_0 step 48, gaps 3.3e-3 /
+// 6.8e-3: beyond 1e-3, so the literal rule cannot hold even between llama.cpp's own builds;
+// cpu_x64 gemma2_q6_K step 10 and gemma2_q8_0 step 18).
 // PADDOCK_ORACLE_STRICT=1 applies only the literal 1e-3 rule.
 enum class Act { kF32, kHalf, kInt8 };
 Act act_class(const std::string& spec) {
@@ -123,8 +124,8 @@ const std::map<NoiseKey, double> kCommittedNoise = {
     {{"llama", Act::kF32}, 4.33e-4},   {{"llama", Act::kHalf}, 2.93e-3},  {{"llama", Act::kInt8}, 7.82e-3},
     {{"qwen2", Act::kHalf}, 2.05e-3},  {{"qwen2", Act::kInt8}, 1.16e-2},  {{"qwen3", Act::kHalf}, 2.51e-3},
     {{"qwen3", Act::kInt8}, 1.13e-2},  {{"phi3", Act::kHalf}, 1.95e-3},   {{"phi3", Act::kInt8}, 8.15e-3},
-    {{"gemma2", Act::kHalf}, 1.34e-3}, {{"gemma2", Act::kInt8}, 1.51e-2}, {{"gemma3", Act::kHalf}, 3.04e-3},
-    {{"gemma3", Act::kInt8}, 1.50e-2},
+    {{"gemma2", Act::kHalf}, 1.34e-3}, {{"gemma2", Act::kInt8}, 5.61e-3}, {{"gemma3", Act::kHalf}, 3.04e-3},
+    {{"gemma3", Act::kInt8}, 3.97e-3},
 };
 
 struct SelfFlip {
@@ -402,16 +403,12 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, ModelOracle, ::testing::ValuesIn(fixture_name
 // over (the sliding window and most of the vocabulary never come into play): every fixture, and
 // its llama.cpp-build variants, must show at least kMinDistinct different tokens in its 64 steps
 // and kMinDistinctEarly in its first 16.
-// kKnownDegenerate: the quantized gemma fixtures fall into a 2-4 token cycle from step 0 (issue 21
-// item 4, not fixed yet): with the embedding-dominated residual stream the quantized test models
-// need (test_model.cpp) and gemma's tied output, the next-token score is symmetric in (input,
-// output) token, so greedy decoding climbs to a pair of tokens that are each other's best. Until
-// they are regenerated these are reported, not passed; one that stops being degenerate fails
-// the test so that it leaves this list.
+// kKnownDegenerate: fixtures reported instead of failed (none now; the quantized gemma fixtures
+// fell into a 2-4 token cycle from step 0 until their models split the residual stream, see
+// GemmaSplit in test_model.cpp). One listed that stops being degenerate fails the test so that it
+// leaves this list.
 constexpr size_t kMinDistinct = 12, kMinDistinctEarly = 6;
-const std::set<std::string> kKnownDegenerate = {"gemma2_q4_K",           "gemma2_q6_K",
-                                                "gemma2_q8_0",           "gemma3_q4_K_n_layer_6",
-                                                "gemma3_q6_K_n_layer_6", "gemma3_q8_0_n_layer_6"};
+const std::set<std::string> kKnownDegenerate = {};
 
 TEST(OracleFixtures, ContinuationsAreNotDegenerate) {
   int checked = 0, known = 0;
@@ -444,7 +441,8 @@ TEST(OracleFixtures, ContinuationsAreNotDegenerate) {
 // The comparison can fail: models a little off the oracle's are caught at the tolerances above.
 // One layer's weights nudged (blk.1.attn_output scaled by 1+kNudge) and the rope base changed
 // (x kRopeFactor), each on an F32 model (the tightest tolerance) and a Q8_0 one (int8 activations,
-// the loosest llama tolerance).
+// the loosest llama tolerance); and the same on quantized gemma models, whose post-attention norm
+// would undo a uniform scale: there the nudge alternates in sign (x 1 +/- kNudge by element).
 constexpr float kNudge = 0.02f;
 constexpr float kRopeFactor = 1.1f;
 
@@ -470,6 +468,13 @@ TEST(OracleSensitivity, OneLayerNudgedFails) {
     return true;
   };
   for (const char* f : {"llama_f32", "llama_q8_0"}) expect_oracle_fails(f, {}, nudge, "blk.1.attn_output x1.02");
+  const TensorEdit alternate = [](const std::string& name, std::vector<float>& v) {
+    if (name != "blk.1.attn_output.weight") return false;
+    for (size_t i = 0; i < v.size(); ++i) v[i] *= 1.0f + (i % 2 ? kNudge : -kNudge);
+    return true;
+  };
+  for (const char* f : {"gemma2_q4_K", "gemma3_q8_0_n_layer_6"})
+    expect_oracle_fails(f, {}, alternate, "blk.1.attn_output x1.02 / x0.98 alternating");
 }
 
 TEST(OracleSensitivity, RopeBaseChangedFails) {
@@ -477,6 +482,10 @@ TEST(OracleSensitivity, RopeBaseChangedFails) {
     w.set("llama.rope.freq_base", gguf::Value::f32(10000.0f * kRopeFactor));
   };
   for (const char* f : {"llama_f32", "llama_q8_0"}) expect_oracle_fails(f, rope, {}, "rope.freq_base 11000");
+  const MetaEdit gemma_rope = [](gguf::Writer& w) {
+    w.set("gemma2.rope.freq_base", gguf::Value::f32(10000.0f * kRopeFactor));
+  };
+  expect_oracle_fails("gemma2_q8_0", gemma_rope, {}, "rope.freq_base 11000");
 }
 
 TEST(OracleSensitivity, UneditedRewritePasses) {
