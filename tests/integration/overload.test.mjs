@@ -3,9 +3,9 @@
 // over the queue get 503 + Retry-After within 100 ms, not after a backlog in socket buffers.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { rmSync, readFileSync } from 'node:fs';
 import { Ollama } from 'ollama';
-import { startServer, MODEL, post, makeStore, sleep, waitFor, timed, pct } from './helpers.mjs';
+import { startServer, MODEL, post, makeStore, sleep, waitFor, timed, pct, runnerStats } from './helpers.mjs';
 
 const dir = makeStore();
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -15,6 +15,10 @@ test('200 generate requests at once: /api/version p99 < 50 ms, 503s over --max-q
   const socks = [];
   try {
     await post(`${srv.url}/api/generate`, { model: MODEL, prompt: '' });  // load
+    // The runner's compute yields to the server's threads (PADDOCK_RUNNER_NICE, default +5).
+    const nice = (pid) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[16]);
+    const [runner] = await runnerStats(srv.url);
+    assert.equal(nice(runner.pid), nice(srv.proc.pid) + 5, 'the runner runs at nice +5');
     // A long greedy stream holds the only slot, so everything else queues or is refused.
     const holder = await new Ollama({ host: srv.url }).generate({ model: MODEL, prompt: 'hold', stream: true,
       options: { num_predict: 100000, temperature: 0 } });

@@ -215,7 +215,7 @@ TEST(Format, EarlyCheckRefusesWhatTheRunnerRefuses) {
   ASSERT_TRUE(parsed.ok());
   const json& format = (*parsed)["format"];
   const std::string text = ordered_member_text(body, {"format"});
-  auto runner = engine::compile_format(nlohmann::ordered_json::parse(text));
+  auto runner = grammar::compile_format(nlohmann::ordered_json::parse(text));
   ASSERT_FALSE(runner.ok());
   auto st = check_format(format, text);
   ASSERT_FALSE(st.ok());
@@ -232,7 +232,7 @@ TEST(Format, EarlyCheckRefusesWhatTheRunnerRefuses) {
   for (const char* bad :
        {R"("yaml")", R"(42)", R"([])", R"({"$ref":"#/nowhere"})", R"({"not":{}})", R"({"$ref":"#"})"}) {
     const json f = json::parse(bad);
-    auto want = engine::compile_format(f);
+    auto want = grammar::compile_format(f);
     ASSERT_FALSE(want.ok()) << bad;
     auto got = check_format(f, "");
     ASSERT_FALSE(got.ok()) << bad;
