@@ -13,6 +13,7 @@
 #include "server/audit.h"
 #include "server/auth.h"
 #include "server/ratelimit.h"
+#include "server/settings.h"
 
 namespace paddock::server {
 namespace {
@@ -281,7 +282,7 @@ TEST(RateLimit, StreamsAndTokens) {
   d = (*rl)->admit("k", key, &lease);
   EXPECT_FALSE(d.allowed);
   EXPECT_EQ(d.limit_name, "tokens");
-  EXPECT_GT(d.retry_after_s, 30);  // ~110 tokens of debt at 100/min
+  EXPECT_GT(d.retry_after_s, 30);  // the debt is capped at one bucket: ~60 s to get back to 1
 }
 
 TEST(Audit, LineHasTheFieldsAndNoContentUnlessAsked) {
@@ -300,6 +301,28 @@ TEST(Audit, LineHasTheFieldsAndNoContentUnlessAsked) {
   EXPECT_EQ(line.find("secret prompt"), std::string::npos) << line;
   e.with_content = true;
   EXPECT_NE(format_audit(e, 0).find("secret prompt"), std::string::npos);
+}
+
+TEST(Settings, AccessSettingsParseAndTheRedisUrlIsMasked) {
+  ConfigInputs in;
+  in.getenv = [](const char*) -> const char* { return nullptr; };
+  in.flags = {{"ratelimit-redis", "redis://:hunter2@10.0.0.5:6380/2"},
+              {"global-requests-per-minute", "120"},
+              {"ratelimit-fail-closed", "true"},
+              {"log-prompts", "true"}};
+  auto eff = resolve_config(in);
+  ASSERT_TRUE(eff.ok()) << eff.error().message();
+  EXPECT_EQ(eff->cfg.ratelimit_redis, "redis://:hunter2@10.0.0.5:6380/2");
+  EXPECT_EQ(eff->cfg.global_requests_per_minute, 120);
+  EXPECT_TRUE(eff->cfg.ratelimit_fail_closed);
+  EXPECT_TRUE(eff->cfg.log_prompts);
+  std::string out = print_config(*eff);
+  EXPECT_EQ(out.find("hunter2"), std::string::npos) << out;
+  EXPECT_NE(out.find("# ratelimit-redis: \"********\""), std::string::npos) << out;
+  in.flags = {{"keys-file", "/nonexistent/keys.json"}};
+  EXPECT_FALSE(resolve_config(in).ok());
+  in.flags = {{"global-tokens-per-minute", "-1"}};
+  EXPECT_FALSE(resolve_config(in).ok());
 }
 
 }  // namespace
