@@ -369,7 +369,10 @@ Status KeyStore::reload() {
     return f.error();
   }
   auto t = std::make_shared<KeyTable>();
-  for (auto& k : f->keys) t->by_id[k.id] = std::make_shared<const KeyEntry>(std::move(k));
+  for (auto& k : f->keys) {
+    std::string id = k.id;
+    t->by_id[id] = std::make_shared<const KeyEntry>(std::move(k));
+  }
   size_t n = t->by_id.size();
   table_.store(std::move(t));
   lk.unlock();

@@ -185,17 +185,18 @@ test('Redis down: fail-open admits and counts; fail-closed refuses with 503 and 
   const closed = await startServer({ dir: store, args: ['--keys-file', KEYS, '--ratelimit-redis', redis.url,
     '--ratelimit-fail-closed', '--audit-log', join(tmp, 'f.log')] });
   try {
-    assert.equal((await gen(open.url, k.free)).status, 200);
-    assert.equal((await gen(closed.url, k.free)).status, 200);
+    // Keys with limits go to Redis (a key without any, and no global limit, never asks it).
+    assert.equal((await gen(open.url, k.rpm3)).status, 200);
+    assert.equal((await gen(closed.url, k.shared)).status, 200);
     await redis.stop();
     const o = await gen(open.url, k.rpm3);
     assert.equal(o.status, 200, o.text);
     assert.equal(o.headers.get('x-ratelimit-limit'), null);
-    const c = await gen(closed.url, k.free);
+    const c = await gen(closed.url, k.shared);
     assert.equal(c.status, 503);
     assert.equal(c.headers.get('retry-after'), '1');
     assert.match(c.json.error, /rate limit store unavailable/);
-    const oc = await post(`${closed.url}/v1/completions`, { model: MODEL, prompt: 'x', max_tokens: 2 }, k.free.h);
+    const oc = await post(`${closed.url}/v1/completions`, { model: MODEL, prompt: 'x', max_tokens: 2 }, k.shared.h);
     assert.equal(oc.status, 503);
     assert.equal(oc.json.error.code, 'rate_limit_store_unavailable');
     const mo = await scrape(open.metricsUrl);
