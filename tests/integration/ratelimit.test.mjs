@@ -69,7 +69,7 @@ test('the OpenAI client sees a RateLimitError with its headers', async () => {
   await c.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }], max_tokens: 2 });
   await assert.rejects(c.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }], max_tokens: 2 }),
     (e) => e instanceof OpenAI.RateLimitError && e.status === 429 && e.code === 'rate_limit_exceeded' &&
-      Number(e.headers['retry-after']) >= 1 && e.headers['x-ratelimit-limit'] === '1');
+      Number(e.headers.get('retry-after')) >= 1 && e.headers.get('x-ratelimit-limit') === '1');
 });
 
 test('concurrent streams: a second request while one streams is 429; after it ends, admitted', async () => {
