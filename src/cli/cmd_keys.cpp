@@ -44,7 +44,8 @@ Result<int64_t> parse_expiry(const std::string& s) {
   if (s.empty() || s == "never") return int64_t(0);
   if (s.size() > 1 && s.back() == 'd' && s.find_first_not_of("0123456789") == s.size() - 1)
     return now_s() + std::stoll(s.substr(0, s.size() - 1)) * 86400;
-  if (auto d = server::parse_duration_ns(s); d.ok() && *d >= 0 && s.find_first_not_of("0123456789") != std::string::npos)
+  if (auto d = server::parse_duration_ns(s);
+      d.ok() && *d >= 0 && s.find_first_not_of("0123456789") != std::string::npos)
     return now_s() + *d / 1000000000;
   return server::parse_time(s);
 }
@@ -113,19 +114,24 @@ int list(KeysFlags& fl) {
   if (fl.json) {
     nlohmann::ordered_json out = nlohmann::ordered_json::array();
     for (auto& k : f->keys) {
-      nlohmann::ordered_json j{{"id", k.id}, {"name", k.name}, {"role", server::role_name(k.role)},
-                               {"models", k.models}, {"created", server::format_time(k.created)},
-                               {"expires", server::format_time(k.expires)}, {"status", status(k)},
-                               {"limits", {{"requests_per_minute", k.limits.requests_per_minute},
-                                           {"tokens_per_minute", k.limits.tokens_per_minute},
-                                           {"concurrent_streams", k.limits.concurrent_streams}}}};
+      nlohmann::ordered_json j{{"id", k.id},
+                               {"name", k.name},
+                               {"role", server::role_name(k.role)},
+                               {"models", k.models},
+                               {"created", server::format_time(k.created)},
+                               {"expires", server::format_time(k.expires)},
+                               {"status", status(k)},
+                               {"limits",
+                                {{"requests_per_minute", k.limits.requests_per_minute},
+                                 {"tokens_per_minute", k.limits.tokens_per_minute},
+                                 {"concurrent_streams", k.limits.concurrent_streams}}}};
       out.push_back(j);
     }
     std::cout << out.dump(2) << "\n";
     return 0;
   }
-  std::printf("%-12s  %-16s  %-6s  %-8s  %-20s  %-14s  %s\n", "ID", "NAME", "ROLE", "STATUS", "EXPIRES",
-              "LIMITS r/t/s", "MODELS");
+  std::printf("%-12s  %-16s  %-6s  %-8s  %-20s  %-14s  %s\n", "ID", "NAME", "ROLE", "STATUS", "EXPIRES", "LIMITS r/t/s",
+              "MODELS");
   for (auto& k : f->keys) {
     std::string models;
     for (auto& m : k.models) models += (models.empty() ? "" : ",") + m;
@@ -176,49 +182,49 @@ int rotate(KeysFlags& fl) {
   f->keys.push_back(e);
   if (auto st = server::write_key_file(fl.file, *f); !st.ok()) return fail(st.error().message());
   std::cerr << "rotated key " << fl.id << " -> " << e.id
-            << (grace > 0 ? " (the old key expires at " + server::format_time(old->expires) + ")" : " (the old key is revoked)")
+            << (grace > 0 ? " (the old key expires at " + server::format_time(old->expires) + ")"
+                          : " (the old key is revoked)")
             << "; the token below is shown only this once\n";
   std::cout << token << "\n";
   return 0;
 }
 
-Registration reg({"keys", 95, [](CLI::App& app, std::function<int()>& run) {
-  auto* sub = app.add_subcommand("keys", "Manage the API keys file (serve --keys-file)");
-  sub->require_subcommand(1);
-  auto fl = std::make_shared<KeysFlags>();
-  if (const char* e = std::getenv("PADDOCK_KEYS_FILE"); e && *e) fl->file = e;
-  auto file_opt = [&](CLI::App* c) {
-    c->add_option("--file,-f", fl->file, "Keys file (env PADDOCK_KEYS_FILE)");
-  };
-  auto* cr = sub->add_subcommand("create", "Create a key and print its token (once)");
-  file_opt(cr);
-  cr->add_option("--role", fl->role, "viewer, user or admin (default user)");
-  cr->add_option("--name", fl->name, "A label for people");
-  cr->add_option("--models", fl->models, "Models the key may use (default all)")->delimiter(',');
-  cr->add_option("--expires", fl->expires, "Expiry: 30d, 12h, 2027-01-31, 2027-01-31T12:00:00Z (default never)");
-  cr->add_option("--requests-per-minute", fl->rpm, "Inference requests per minute (0 = no limit)");
-  cr->add_option("--tokens-per-minute", fl->tpm, "Generated tokens per minute (0 = no limit)");
-  cr->add_option("--concurrent-streams", fl->streams, "Inference requests at once (0 = no limit)");
-  auto* ls = sub->add_subcommand("list", "List the keys (ids, never secrets)");
-  file_opt(ls);
-  ls->add_flag("--json", fl->json, "JSON output");
-  auto* rv = sub->add_subcommand("revoke", "Revoke a key");
-  file_opt(rv);
-  rv->add_option("id", fl->id, "Key id")->required();
-  auto* ro = sub->add_subcommand("rotate", "Replace a key with a new one of the same role, models and limits");
-  file_opt(ro);
-  ro->add_option("id", fl->id, "Key id")->required();
-  ro->add_option("--grace", fl->grace, "Keep the old key working this long (e.g. 24h; default: revoked now)");
-  run = [fl, cr, ls, rv, ro] {
-    if (fl->file.empty()) return fail("no keys file: pass --file or set PADDOCK_KEYS_FILE");
-    if (cr->parsed()) return create(*fl);
-    if (ls->parsed()) return list(*fl);
-    if (rv->parsed()) return revoke(*fl);
-    if (ro->parsed()) return rotate(*fl);
-    return fail("keys: choose create, list, revoke or rotate");
-  };
-  return sub;
-}});
+Registration reg(
+    {"keys", 95, [](CLI::App& app, std::function<int()>& run) {
+       auto* sub = app.add_subcommand("keys", "Manage the API keys file (serve --keys-file)");
+       sub->require_subcommand(1);
+       auto fl = std::make_shared<KeysFlags>();
+       if (const char* e = std::getenv("PADDOCK_KEYS_FILE"); e && *e) fl->file = e;
+       auto file_opt = [&](CLI::App* c) { c->add_option("--file,-f", fl->file, "Keys file (env PADDOCK_KEYS_FILE)"); };
+       auto* cr = sub->add_subcommand("create", "Create a key and print its token (once)");
+       file_opt(cr);
+       cr->add_option("--role", fl->role, "viewer, user or admin (default user)");
+       cr->add_option("--name", fl->name, "A label for people");
+       cr->add_option("--models", fl->models, "Models the key may use (default all)")->delimiter(',');
+       cr->add_option("--expires", fl->expires, "Expiry: 30d, 12h, 2027-01-31, 2027-01-31T12:00:00Z (default never)");
+       cr->add_option("--requests-per-minute", fl->rpm, "Inference requests per minute (0 = no limit)");
+       cr->add_option("--tokens-per-minute", fl->tpm, "Generated tokens per minute (0 = no limit)");
+       cr->add_option("--concurrent-streams", fl->streams, "Inference requests at once (0 = no limit)");
+       auto* ls = sub->add_subcommand("list", "List the keys (ids, never secrets)");
+       file_opt(ls);
+       ls->add_flag("--json", fl->json, "JSON output");
+       auto* rv = sub->add_subcommand("revoke", "Revoke a key");
+       file_opt(rv);
+       rv->add_option("id", fl->id, "Key id")->required();
+       auto* ro = sub->add_subcommand("rotate", "Replace a key with a new one of the same role, models and limits");
+       file_opt(ro);
+       ro->add_option("id", fl->id, "Key id")->required();
+       ro->add_option("--grace", fl->grace, "Keep the old key working this long (e.g. 24h; default: revoked now)");
+       run = [fl, cr, ls, rv, ro] {
+         if (fl->file.empty()) return fail("no keys file: pass --file or set PADDOCK_KEYS_FILE");
+         if (cr->parsed()) return create(*fl);
+         if (ls->parsed()) return list(*fl);
+         if (rv->parsed()) return revoke(*fl);
+         if (ro->parsed()) return rotate(*fl);
+         return fail("keys: choose create, list, revoke or rotate");
+       };
+       return sub;
+     }});
 
 }  // namespace
 }  // namespace paddock::cli

@@ -23,10 +23,9 @@ void send_access_error(Exchange& ex, bool openai, int status, const std::string&
                        const char* code, Headers extra = {}) {
   if (status == 401) extra.emplace_back("WWW-Authenticate", "Bearer");
   if (openai)
-    send_json(ex, status,
-              json{{"error", {{"message", msg}, {"type", type}, {"param", nullptr}, {"code", code}}}}, std::move(extra));
-  else
-    send_json(ex, status, json{{"error", msg}}, std::move(extra));
+    send_json(ex, status, json{{"error", {{"message", msg}, {"type", type}, {"param", nullptr}, {"code", code}}}},
+              std::move(extra));
+  else send_json(ex, status, json{{"error", msg}}, std::move(extra));
 }
 
 AuditEntry entry_for(const HttpRequest& req, const KeyEntry* key) {
@@ -164,7 +163,8 @@ int check_upload_access(App& app, const HttpRequest& req, std::string* msg) {
   return 0;
 }
 
-bool check_model_access(App& app, const HttpRequest& req, const std::shared_ptr<Exchange>& ex, const std::string& model) {
+bool check_model_access(App& app, const HttpRequest& req, const std::shared_ptr<Exchange>& ex,
+                        const std::string& model) {
   if (auto* t = track_of(ex.get())) t->set_subject(model);
   if (!req.principal || model_allowed(*req.principal, model)) return true;
   audit_refusal(app, req, req.principal.get(), "", 403, "model", model);
@@ -191,11 +191,11 @@ bool admit_rate_limits(App& app, const HttpRequest& req, const std::shared_ptr<E
   if (!d.allowed) {
     if (d.status == 429) app.metrics->ratelimit_refusals.add({d.limit_name, d.scope});
     h.emplace_back("Retry-After", std::to_string(std::max<int64_t>(1, d.retry_after_s)));
-    std::string msg = d.status == 503 ? "rate limit store unavailable, try again"
-                                      : fmt::format("rate limit reached: {} ({} limit of {}{}); try again in {} s",
-                                                    d.limit_name, d.scope, d.limit,
-                                                    d.limit_name == "streams" ? " at once" : " per minute",
-                                                    std::max<int64_t>(1, d.retry_after_s));
+    std::string msg = d.status == 503
+                          ? "rate limit store unavailable, try again"
+                          : fmt::format("rate limit reached: {} ({} limit of {}{}); try again in {} s", d.limit_name,
+                                        d.scope, d.limit, d.limit_name == "streams" ? " at once" : " per minute",
+                                        std::max<int64_t>(1, d.retry_after_s));
     if (is_openai(req))
       send_json(*ex, d.status,
                 json{{"error",
@@ -204,8 +204,7 @@ bool admit_rate_limits(App& app, const HttpRequest& req, const std::shared_ptr<E
                        {"param", nullptr},
                        {"code", d.status == 503 ? "rate_limit_store_unavailable" : "rate_limit_exceeded"}}}},
                 std::move(h));
-    else
-      send_json(*ex, d.status, json{{"error", msg}}, std::move(h));
+    else send_json(*ex, d.status, json{{"error", msg}}, std::move(h));
     return false;
   }
   if (!h.empty()) ex->add_default_headers(std::move(h));

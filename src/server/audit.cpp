@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <ctime>
 
@@ -63,7 +63,9 @@ AuditLog::~AuditLog() {
 }
 
 void AuditLog::write(const AuditEntry& e) {
-  int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  int64_t ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   std::string line = format_audit(e, ms) + "\n";
   {
     std::lock_guard lk(mu_);

@@ -10,13 +10,13 @@
 #include <unistd.h>
 
 #include <cctype>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 
-#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include "util/log.h"
 
@@ -156,7 +156,8 @@ Result<int64_t> parse_time(std::string_view s) {
     end = strptime(str.c_str(), "%Y-%m-%d", &tm);
   }
   if (!end || *end)
-    return make_error(ErrorCode::kInvalidArgument, "'{}' is not a time (YYYY-MM-DDTHH:MM:SSZ, YYYY-MM-DD or unix seconds)", s);
+    return make_error(ErrorCode::kInvalidArgument,
+                      "'{}' is not a time (YYYY-MM-DDTHH:MM:SSZ, YYYY-MM-DD or unix seconds)", s);
   return int64_t(timegm(&tm));
 }
 
@@ -185,7 +186,8 @@ Result<KeyFile> parse_key_file(std::string_view text, const std::string& origin)
     return make_error(ErrorCode::kInvalidArgument, "keys file {}: expected {{\"keys\": [...]}}", origin);
   YAML::Node keys = root["keys"];
   if (!keys || keys.IsNull()) return f;
-  if (keys.size() > kMaxKeys) return make_error(ErrorCode::kInvalidArgument, "keys file {}: more than {} keys", origin, kMaxKeys);
+  if (keys.size() > kMaxKeys)
+    return make_error(ErrorCode::kInvalidArgument, "keys file {}: more than {} keys", origin, kMaxKeys);
   std::unordered_map<std::string, bool> ids;
   size_t i = 0;
   for (const auto& k : keys) {
@@ -200,7 +202,8 @@ Result<KeyFile> parse_key_file(std::string_view text, const std::string& origin)
     KeyEntry e;
     for (const auto& kv : k) {
       std::string key = kv.first.Scalar();
-      static const char* known[] = {"id", "name", "role", "salt", "hash", "models", "expires", "created", "revoked", "limits"};
+      static const char* known[] = {"id",     "name",    "role",    "salt",    "hash",
+                                    "models", "expires", "created", "revoked", "limits"};
       bool ok = false;
       for (auto* x : known) ok = ok || key == x;
       if (!ok) return bad("unknown field '" + key + "'");
@@ -238,8 +241,8 @@ Result<KeyFile> parse_key_file(std::string_view text, const std::string& origin)
       if (!l.IsMap()) return bad("limits must be a map");
       for (const auto& kv : l) {
         std::string key = kv.first.Scalar();
-        int64_t* dst = key == "requests_per_minute" ? &e.limits.requests_per_minute
-                       : key == "tokens_per_minute" ? &e.limits.tokens_per_minute
+        int64_t* dst = key == "requests_per_minute"  ? &e.limits.requests_per_minute
+                       : key == "tokens_per_minute"  ? &e.limits.tokens_per_minute
                        : key == "concurrent_streams" ? &e.limits.concurrent_streams
                                                      : nullptr;
         if (!dst) return bad("unknown limit '" + key + "'");

@@ -39,12 +39,12 @@ struct RateLimits {
 
 // One key as the file holds it. `hash` and `salt` are raw bytes (hex in the file).
 struct KeyEntry {
-  std::string id;          // 12 lower-case hex characters, public (logs, audit, metrics)
-  std::string name;        // a label for people
+  std::string id;    // 12 lower-case hex characters, public (logs, audit, metrics)
+  std::string name;  // a label for people
   Role role = Role::kUser;
-  std::string salt, hash;  // 16 bytes, 32 bytes
+  std::string salt, hash;           // 16 bytes, 32 bytes
   std::vector<std::string> models;  // allowed models (normalized "name:tag"); empty = all
-  int64_t expires = 0;     // unix seconds; 0 = never
+  int64_t expires = 0;              // unix seconds; 0 = never
   int64_t created = 0;
   bool revoked = false;
   RateLimits limits;
@@ -101,8 +101,7 @@ class KeyStore {
   // Reads the file again (SIGHUP). Thread: any but an I/O thread.
   Status reload();
   // The I/O thread's check: `authorization` is the header's value. O(1): a lookup and one HMAC.
-  AuthResult authenticate(std::string_view authorization, int64_t now_unix,
-                          std::shared_ptr<const KeyEntry>* out) const;
+  AuthResult authenticate(std::string_view authorization, int64_t now_unix, std::shared_ptr<const KeyEntry>* out) const;
   size_t size() const;
   const std::string& path() const { return path_; }
 

@@ -254,7 +254,8 @@ Result<RedisTarget> parse_redis_url(const std::string& url) {
     if (t.unix_path.empty()) return make_error(ErrorCode::kInvalidArgument, "ratelimit-redis: unix:// needs a path");
     return t;
   } else {
-    return make_error(ErrorCode::kInvalidArgument, "ratelimit-redis: expected redis://[:password@]host[:port][/db] or unix:///path");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "ratelimit-redis: expected redis://[:password@]host[:port][/db] or unix:///path");
   }
   if (auto at = rest.rfind('@'); at != std::string::npos) {
     std::string cred = rest.substr(0, at);
@@ -268,7 +269,8 @@ Result<RedisTarget> parse_redis_url(const std::string& url) {
     if (!db.empty()) {
       char* end = nullptr;
       long v = std::strtol(db.c_str(), &end, 10);
-      if (*end || v < 0 || v > 10000) return make_error(ErrorCode::kInvalidArgument, "ratelimit-redis: bad database number");
+      if (*end || v < 0 || v > 10000)
+        return make_error(ErrorCode::kInvalidArgument, "ratelimit-redis: bad database number");
       t.db = int(v);
     }
   }
@@ -319,12 +321,22 @@ class RedisLimiter : public RateLimiter {
     *lease = fmt::format("{:016x}{:08x}", uint64_t(now_ms()) ^ (uint64_t(::getpid()) << 40), ++lease_seq_);
     RateLimits k = key_id.empty() ? RateLimits{} : key;
     std::string kp = "paddock:rl:key:" + key_id, gp = "paddock:rl:global";
-    std::vector<std::string> args = {"EVAL", kAdmitScript, "6", kp + ":req", kp + ":tok", kp + ":streams",
-                                     gp + ":req", gp + ":tok", gp + ":streams",
-                                     std::to_string(k.requests_per_minute), std::to_string(k.tokens_per_minute),
-                                     std::to_string(k.concurrent_streams), std::to_string(o_.global.requests_per_minute),
+    std::vector<std::string> args = {"EVAL",
+                                     kAdmitScript,
+                                     "6",
+                                     kp + ":req",
+                                     kp + ":tok",
+                                     kp + ":streams",
+                                     gp + ":req",
+                                     gp + ":tok",
+                                     gp + ":streams",
+                                     std::to_string(k.requests_per_minute),
+                                     std::to_string(k.tokens_per_minute),
+                                     std::to_string(k.concurrent_streams),
+                                     std::to_string(o_.global.requests_per_minute),
                                      std::to_string(o_.global.tokens_per_minute),
-                                     std::to_string(o_.global.concurrent_streams), *lease,
+                                     std::to_string(o_.global.concurrent_streams),
+                                     *lease,
                                      std::to_string(o_.stream_ttl_ms)};
     std::string err;
     Reply r = command(args, &err);
@@ -340,11 +352,14 @@ class RedisLimiter : public RateLimiter {
       d.retry_after_s = 1;
       return d;
     }
-    auto num = [&](size_t i) { return r->element[i]->type == REDIS_REPLY_INTEGER ? int64_t(r->element[i]->integer) : 0; };
+    auto num = [&](size_t i) {
+      return r->element[i]->type == REDIS_REPLY_INTEGER ? int64_t(r->element[i]->integer) : 0;
+    };
     d.allowed = num(0) == 1;
     if (!d.allowed) {
       d.status = 429;
-      d.limit_name = r->element[1]->type == REDIS_REPLY_STRING ? std::string(r->element[1]->str, r->element[1]->len) : "";
+      d.limit_name =
+          r->element[1]->type == REDIS_REPLY_STRING ? std::string(r->element[1]->str, r->element[1]->len) : "";
       d.scope = num(2) ? "global" : "key";
       lease->clear();
     }
@@ -385,9 +400,16 @@ class RedisLimiter : public RateLimiter {
         releases_.pop_front();
       }
       std::string kp = "paddock:rl:key:" + p.key_id, gp = "paddock:rl:global";
-      std::vector<std::string> args = {"EVAL", kReleaseScript, "4", kp + ":tok", kp + ":streams", gp + ":tok",
-                                       gp + ":streams", std::to_string(p.key.tokens_per_minute),
-                                       std::to_string(o_.global.tokens_per_minute), std::to_string(p.tokens),
+      std::vector<std::string> args = {"EVAL",
+                                       kReleaseScript,
+                                       "4",
+                                       kp + ":tok",
+                                       kp + ":streams",
+                                       gp + ":tok",
+                                       gp + ":streams",
+                                       std::to_string(p.key.tokens_per_minute),
+                                       std::to_string(o_.global.tokens_per_minute),
+                                       std::to_string(p.tokens),
                                        p.lease.empty() ? "-" : p.lease};
       std::string err;
       Reply r = command(args, &err);

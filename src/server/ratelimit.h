@@ -22,9 +22,9 @@ struct Bucket {
 };
 struct BucketCheck {
   bool ok = true;
-  double level = 0;        // after the refill (before the take)
-  int64_t retry_ms = 0;    // when `need` tokens will be there (not ok)
-  int64_t reset_ms = 0;    // when the bucket will be full again
+  double level = 0;      // after the refill (before the take)
+  int64_t retry_ms = 0;  // when `need` tokens will be there (not ok)
+  int64_t reset_ms = 0;  // when the bucket will be full again
 };
 // Refills `b` at capacity per minute up to capacity, then checks that `need` tokens are there.
 BucketCheck bucket_refill_check(Bucket& b, int64_t capacity, int64_t now_ms, double need);
@@ -34,9 +34,9 @@ void bucket_take(Bucket& b, int64_t capacity, double n);
 
 struct LimitDecision {
   bool allowed = true;
-  int status = 0;           // 429 (a limit) or 503 (the Redis store is down and fail-closed)
-  std::string limit_name;   // "requests", "tokens", "streams", "store"
-  std::string scope;        // "key" or "global"
+  int status = 0;          // 429 (a limit) or 503 (the Redis store is down and fail-closed)
+  std::string limit_name;  // "requests", "tokens", "streams", "store"
+  std::string scope;       // "key" or "global"
   // X-RateLimit-*: the limit that refused, or (allowed) the requests bucket in force.
   bool headers = false;
   int64_t limit = 0, remaining = 0, reset_s = 0, retry_after_s = 0;
@@ -46,8 +46,8 @@ class RateLimiter {
  public:
   struct Options {
     RateLimits global;
-    std::string redis_url;      // "" = in memory
-    bool fail_open = true;      // Redis unreachable: admit (true) or refuse with 503
+    std::string redis_url;  // "" = in memory
+    bool fail_open = true;  // Redis unreachable: admit (true) or refuse with 503
     int redis_timeout_ms = 500;
     int64_t stream_ttl_ms = 3600 * 1000;  // a stream slot a crashed process left is freed after this
     // Redis errors (metrics, logs): called with a short reason.
