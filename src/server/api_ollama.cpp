@@ -285,6 +285,7 @@ void handle_generate(App& app, HttpRequest& req, const ExPtr& ex, bool chat, Adm
       return send_error(*ex, 400, "raw mode does not support suffix");
   }
   if (!model || model->empty()) return send_error(*ex, 400, "model is required");
+  if (!check_model_access(app, req, ex, *model)) return;
   auto res = resolve_model(app, *model);
   if (!res.ok()) return send_error(*ex, res.error());
   if (res->ref.embedding) return send_error(*ex, 400, fmt::format("\"{}\" does not support {}", *model, chat ? "chat" : "generate"));
@@ -382,6 +383,7 @@ void handle_embed(App& app, HttpRequest& req, const ExPtr& ex, bool legacy, Admi
     }
   }
   if (!model || model->empty()) return send_error(*ex, 400, "model is required");
+  if (!check_model_access(app, req, ex, *model)) return;
   auto res = resolve_model(app, *model);
   if (!res.ok()) return send_error(*ex, res.error());
   std::string name = *model;
@@ -449,6 +451,7 @@ void handle_show(App& app, HttpRequest& req, const ExPtr& ex) {
   if (name.empty()) return send_error(*ex, 400, "model is required");
   if (auto st = app.catalog->validate_name(name); !st.ok())
     return send_error(*ex, 400, name_error(st.error()));
+  if (!check_model_access(app, req, ex, name)) return;
   auto r = app.catalog->show(name, verbose.value_or(false));
   if (!r.ok()) {
     if (r.error().code() == ErrorCode::kNotFound) return send_error(*ex, 404, fmt::format("model '{}' not found", name));
@@ -494,6 +497,8 @@ void handle_copy(App& app, HttpRequest& req, const ExPtr& ex) {
   for (auto* n : {&*src, &*dst})
     if (auto st = app.catalog->validate_name(*n); !st.ok())
       return send_error(*ex, 400, name_error(st.error()));
+  if (!check_model_access(app, req, ex, *src) || !check_model_access(app, req, ex, *dst)) return;
+  if (auto* t = track_of(ex.get())) t->set_subject(*src + " -> " + *dst);
   auto st = app.catalog->copy(*src, *dst);
   if (!st.ok()) {
     if (st.error().code() == ErrorCode::kNotFound) return send_error(*ex, 404, fmt::format("model '{}' not found", *src));
@@ -510,6 +515,7 @@ void handle_delete(App& app, HttpRequest& req, const ExPtr& ex) {
   if (name.empty()) return send_error(*ex, 400, "model is required");
   if (auto st = app.catalog->validate_name(name); !st.ok())
     return send_error(*ex, 400, name_error(st.error()));
+  if (!check_model_access(app, req, ex, name)) return;
   if (auto r = app.catalog->resolve(name, app.cfg.num_ctx, app.cfg.num_parallel); r.ok())
     app.mgr->unload(r->ref.model_path);
   auto st = app.catalog->remove(name);
@@ -529,6 +535,7 @@ void handle_create(App& app, HttpRequest& req, const ExPtr& ex) {
   if (name.empty()) return send_error(*ex, 400, "model is required");
   if (auto st = app.catalog->validate_name(name); !st.ok())
     return send_error(*ex, 400, name_error(st.error()));
+  if (!check_model_access(app, req, ex, name)) return;
   if (body.contains("path") && !body["path"].is_null())
     return send_error(*ex, 400, "'path' is not supported: upload files with /api/blobs and name them in 'files'");
   bool streaming = stream.value_or(true);

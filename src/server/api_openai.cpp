@@ -306,6 +306,7 @@ void handle_completion(App& app, HttpRequest& req, const ExPtr& ex, bool chat, A
     if (p->get_ref<const std::string&>().empty() && !suffix) rr["prompt"] = "";
   }
   if (!model || model->empty()) return send_openai_error(*ex, 400, "'model' is required", "model");
+  if (!check_model_access(app, req, ex, *model)) return;
   auto res = resolve_model(app, *model);
   if (!res.ok()) return send_openai_error(*ex, res.error());
   // Ollama's answer to a reasoning effort for a model without the thinking capability.
@@ -373,6 +374,7 @@ void handle_embeddings(App& app, HttpRequest& req, const ExPtr& ex, AdmissionPtr
   }
   if (inputs.empty()) return send_openai_error(*ex, 400, "'input' must not be empty", "input");
   if (!model || model->empty()) return send_openai_error(*ex, 400, "'model' is required", "model");
+  if (!check_model_access(app, req, ex, *model)) return;
   auto res = resolve_model(app, *model);
   if (!res.ok()) return send_openai_error(*ex, res.error());
   std::string name = *model;

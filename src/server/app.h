@@ -15,10 +15,13 @@
 #include <vector>
 
 #include "server/api_common.h"
+#include "server/audit.h"
+#include "server/auth.h"
 #include "server/catalog.h"
 #include "server/http.h"
 #include "server/manager.h"
 #include "server/metrics.h"
+#include "server/ratelimit.h"
 #include "server/server.h"
 #include "server/tls.h"
 
@@ -132,6 +135,11 @@ class Preloads {
 
 struct App {
   ServerConfig cfg;
+  std::shared_ptr<Metrics> metrics = std::make_shared<Metrics>();
+  // Access control (access.cpp); declared early so requests still ending can reach them.
+  std::unique_ptr<AuditLog> audit;
+  std::unique_ptr<KeyStore> keys;        // nullptr: no authentication
+  std::unique_ptr<RateLimiter> limiter;  // nullptr: no limits configured
   Workers workers;
   std::unique_ptr<RequestPool> pool;
   std::unique_ptr<Catalog> catalog;
@@ -140,11 +148,23 @@ struct App {
   JobRegistry jobs;
   std::atomic<bool> draining{false};  // SIGTERM: new requests get 503, /readyz says not ready
   std::atomic<bool> cut_off{false};   // the drain timeout passed: what still runs is ended
-  std::shared_ptr<Metrics> metrics = std::make_shared<Metrics>();
   std::shared_ptr<TlsProvider> tls;   // set when the API listener speaks TLS
   Preloads preloads;
   std::atomic<int> scrapes{0};        // /metrics requests being answered
 };
+
+// Access control (access.cpp). init_access builds the audit log, key store and limiter from cfg.
+Status init_access(App& app);
+// On the I/O thread, before routing: the key (401) and the route's role (403); audits admin
+// actions (and inference with --log-prompts) when they end. False = answered.
+bool check_access(App& app, HttpRequest& req, const std::shared_ptr<Exchange>& ex);
+// The blob upload sink's check before the body is read: 0 = allowed, else 401 or 403 and *msg.
+int check_upload_access(App& app, const HttpRequest& req, std::string* msg);
+// In a handler once it knows the model: 403 (answered, false) if the key's allow-list lacks it.
+bool check_model_access(App& app, const HttpRequest& req, const std::shared_ptr<Exchange>& ex, const std::string& model);
+// On the pool, before an inference request's work: the rate limits (429 + Retry-After and
+// X-RateLimit-*, or 503 when the Redis store is down and fail-closed). False = answered.
+bool admit_rate_limits(App& app, const HttpRequest& req, const std::shared_ptr<Exchange>& ex);
 
 // Health and metrics (ops.cpp). /livez: the process answers; /readyz: not draining and every
 // --preload model loaded once.

@@ -63,6 +63,7 @@ class BodySink {
 };
 
 struct HttpRequest;
+struct KeyEntry;  // auth.h
 // Picks a sink once a request's header is in (on the I/O thread: no file system calls here, those
 // belong in BodySink::open): nullptr = buffer the body in HttpRequest::body as usual; a non-zero
 // `*status` refuses the request at once with `*error` (the body is not read).
@@ -80,6 +81,9 @@ struct HttpRequest {
   // Holds this body's share of HttpLimits::max_body_memory until the request is destroyed: move
   // the request (not a copy of its body) to keep it counted while its work runs.
   std::shared_ptr<void> body_lease;
+  // The API key the router verified (nullptr without authentication); the request's work checks
+  // its model allow-list and limits.
+  std::shared_ptr<const KeyEntry> principal;
   // First value of a header (name lower-case), or "".
   std::string header(std::string_view name) const;
 };

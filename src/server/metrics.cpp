@@ -215,7 +215,16 @@ Metrics::Metrics()
                    T::kCounter, {"model", "reason"}),
       runner_restarts("paddock_runner_restarts_total", "Runners started again after their previous process ended unexpectedly.",
                       T::kCounter, {"model"}),
-      tls_reloads("paddock_tls_reloads_total", "Certificate reloads (SIGHUP), by result.", T::kCounter, {"result"}) {}
+      tls_reloads("paddock_tls_reloads_total", "Certificate reloads (SIGHUP), by result.", T::kCounter, {"result"}),
+      key_reloads("paddock_keys_reloads_total", "Reloads of the API keys file (file change or SIGHUP), by result.",
+                  T::kCounter, {"result"}),
+      ratelimit_refusals("paddock_ratelimit_refusals_total",
+                         "Requests refused by a rate limit, by limit (requests, tokens, streams) and scope (key, global).",
+                         T::kCounter, {"limit", "scope"}),
+      ratelimit_store_errors("paddock_ratelimit_store_errors_total",
+                             "Rate-limit checks that could not reach the Redis store, by failure mode (open: admitted "
+                             "without limits, closed: refused with 503).",
+                             T::kCounter, {"mode"}) {}
 
 std::string Metrics::route_label(std::string_view path) {
   for (auto r : kRoutes)
@@ -250,7 +259,8 @@ std::shared_ptr<Exchange> Metrics::wrap(std::shared_ptr<Exchange> ex, std::strin
 void Metrics::render(std::string& out) const {
   for (const MetricFamily* f : {&inference_latency, &ttft, &itl, &prompt_tokens, &generated_tokens, &requests,
                                 &disconnects, &model_load_seconds, &model_load_failures, &runner_exits,
-                                &runner_restarts, &tls_reloads})
+                                &runner_restarts, &tls_reloads, &key_reloads, &ratelimit_refusals,
+                                &ratelimit_store_errors})
     f->render(out);
 }
 
@@ -294,6 +304,11 @@ void RequestTrack::on_disconnect(std::function<void()> fn) {
 
 // Recorded before the bytes go out: a client that has its answer finds it counted in a scrape.
 void RequestTrack::respond(int status, std::string content_type, std::string body, Headers extra) {
+  bytes_out_ += body.size();
+  if (capture_cap_) {
+    std::lock_guard lk(mu_);
+    captured_ = body.substr(0, capture_cap_);
+  }
   int expected = 0;
   if (status_.compare_exchange_strong(expected, status)) complete(status);
   inner_->respond(status, std::move(content_type), std::move(body), std::move(extra));
@@ -305,7 +320,41 @@ void RequestTrack::start_stream(int status, std::string content_type, Headers ex
   inner_->start_stream(status, std::move(content_type), std::move(extra));
 }
 
-bool RequestTrack::write(std::string chunk) { return inner_->write(std::move(chunk)); }
+bool RequestTrack::write(std::string chunk) {
+  bytes_out_ += chunk.size();
+  if (capture_cap_) {
+    std::lock_guard lk(mu_);
+    if (captured_.size() < capture_cap_) captured_.append(chunk, 0, capture_cap_ - captured_.size());
+  }
+  return inner_->write(std::move(chunk));
+}
+
+void RequestTrack::on_complete(CompleteHook fn) {
+  std::lock_guard lk(mu_);
+  hooks_.push_back(std::move(fn));
+}
+
+std::string RequestTrack::subject() const {
+  std::lock_guard lk(mu_);
+  return subject_;
+}
+
+void RequestTrack::set_subject(const std::string& name) {
+  std::lock_guard lk(mu_);
+  subject_ = name;
+}
+
+double RequestTrack::elapsed_s() const { return seconds_since(t0_); }
+
+void RequestTrack::capture_output(size_t cap) {
+  std::lock_guard lk(mu_);
+  capture_cap_ = cap;
+}
+
+std::string RequestTrack::captured() const {
+  std::lock_guard lk(mu_);
+  return captured_;
+}
 
 void RequestTrack::finish() {
   complete(status_.load());
@@ -316,6 +365,7 @@ void RequestTrack::set_model(const std::string& name) {
   std::string label = m_->model_label(name);
   std::lock_guard lk(mu_);
   model_ = std::move(label);
+  subject_ = name;
 }
 
 void RequestTrack::on_token() {
@@ -340,6 +390,7 @@ void RequestTrack::on_done(int64_t prompt_tokens, int64_t generated_tokens) {
     std::lock_guard lk(mu_);
     model = model_;
   }
+  if (generated_tokens > 0) generated_ += generated_tokens;
   if (prompt_tokens > 0) m_->prompt_tokens.add({model}, double(prompt_tokens));
   if (generated_tokens > 0) m_->generated_tokens.add({model}, double(generated_tokens));
 }
@@ -352,6 +403,12 @@ void RequestTrack::complete(int status) {
     model = model_;
   }
   if (timed_out_.load()) status = 504;  // a stream that began as 200 and ended in a timeout
+  std::vector<CompleteHook> hooks;
+  {
+    std::lock_guard lk(mu_);
+    hooks.swap(hooks_);
+  }
+  for (auto& h : hooks) h(*this, status);
   if (status == 0) return;              // never answered and never disconnected: nothing to say
   m_->requests.add({route_, model, std::to_string(status)});
   switch (status) {

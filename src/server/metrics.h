@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -89,6 +90,21 @@ class RequestTrack : public Exchange, public std::enable_shared_from_this<Reques
   std::chrono::steady_clock::time_point started() const { return t0_; }
   // Hooks the disconnect callback of the wrapped exchange; called once right after construction.
   void attach();
+  // Called once when the request ends (answered, stream finished, client gone or dropped), with
+  // its status (0: never answered): rate-limit releases and audit entries. Set before the
+  // request's work starts; runs on whichever thread ends the request, so it must not block.
+  using CompleteHook = std::function<void(const RequestTrack&, int status)>;
+  void on_complete(CompleteHook fn);
+  // What the hooks read: the generated tokens (on_done), response body bytes, the model name the
+  // handler named (set_model or set_subject, unbounded: not a label) and the time since arrival.
+  int64_t generated() const { return generated_.load(); }
+  uint64_t bytes_out() const { return bytes_out_.load(); }
+  std::string subject() const;
+  void set_subject(const std::string& name);
+  double elapsed_s() const;
+  // --log-prompts: the response body is kept (up to `cap` bytes) for the audit entry.
+  void capture_output(size_t cap);
+  std::string captured() const;
 
  private:
   void complete(int status);
@@ -100,12 +116,18 @@ class RequestTrack : public Exchange, public std::enable_shared_from_this<Reques
   std::atomic<int> status_{0};
   std::atomic<bool> done_{false};
   std::atomic<bool> timed_out_{false};
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::string model_;  // label value ("" until resolved)
   std::function<void()> on_gone_;
   bool gone_ = false;
   std::chrono::steady_clock::time_point last_token_{};
   bool any_token_ = false;
+  std::vector<CompleteHook> hooks_;
+  std::atomic<int64_t> generated_{0};
+  std::atomic<uint64_t> bytes_out_{0};
+  std::string subject_;
+  size_t capture_cap_ = 0;
+  std::string captured_;
 };
 
 // The tracker behind an Exchange, or nullptr for an untracked one.
@@ -134,6 +156,9 @@ class Metrics : public std::enable_shared_from_this<Metrics> {
   // Families updated as things happen (the scrape adds the sampled gauges).
   MetricFamily inference_latency, requests, rejected, disconnects, ttft, itl, prompt_tokens, generated_tokens;
   MetricFamily model_load_seconds, model_load_failures, runner_exits, runner_restarts, tls_reloads;
+  // Access control (auth.h, ratelimit.h): key file reloads, rate-limit refusals by limit and
+  // scope, and errors of the Redis store by the configured failure mode.
+  MetricFamily key_reloads, ratelimit_refusals, ratelimit_store_errors;
 
  private:
   std::mutex mu_;

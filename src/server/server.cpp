@@ -199,8 +199,9 @@ void run_pooled(App& app, HttpRequest& req, const std::shared_ptr<Exchange>& ex,
   }
   auto r = std::make_shared<HttpRequest>(std::move(req));
   bool posted = app.pool->post(
-      [&app, r, ex, adm, fn = std::move(fn)]() mutable {
+      [&app, r, ex, adm, generation, fn = std::move(fn)]() mutable {
         if (ex->disconnected()) return;  // gone while queued: nothing to answer
+        if (generation && !admit_rate_limits(app, *r, ex)) return;  // a Redis round trip: here, not on the I/O thread
         fn(app, *r, ex, std::move(adm));
       },
       [ex, openai] {
@@ -500,12 +501,12 @@ class ServerImpl : public Server {
 
   Status init() {
     auto& cfg = app_.cfg;
-    if (!is_loopback_host(cfg.host) && !cfg.insecure_no_auth)
+    if (!is_loopback_host(cfg.host) && !cfg.insecure_no_auth && cfg.keys_file.empty())
       return make_error(ErrorCode::kPermissionDenied,
-                        "refusing to listen on non-loopback address {} without authentication; pass "
-                        "--insecure-no-auth to expose an unauthenticated server anyway",
+                        "refusing to listen on non-loopback address {} without authentication; configure API keys "
+                        "(--keys-file) or pass --insecure-no-auth to expose an unauthenticated server anyway",
                         cfg.host);
-    if (!is_loopback_host(cfg.host))
+    if (!is_loopback_host(cfg.host) && cfg.keys_file.empty())
       log::warn("!!! listening on {} WITHOUT AUTHENTICATION: anyone who can reach this port can run and "
                 "delete models !!!", cfg.host);
     if (cfg.runner_exe.empty()) {
@@ -527,6 +528,7 @@ class ServerImpl : public Server {
                           cfg.metrics_token_file);
       cfg.metrics_token = tok;
     }
+    RETURN_IF_ERROR(init_access(app_));
     ASSIGN_OR_RETURN(app_.catalog, open_catalog(cfg.models_dir, cfg.max_blob));
     add_redacted_root(app_.catalog->root());
     ManagerOptions mo;
@@ -597,7 +599,9 @@ class ServerImpl : public Server {
   uint16_t port() const override { return http_ ? http_->port() : 0; }
   uint16_t metrics_port() const override { return metrics_http_ ? metrics_http_->port() : 0; }
   Status reload() override {
-    if (!app_.tls) return Status::Ok();
+    Status keys = Status::Ok();
+    if (app_.keys) keys = app_.keys->reload();  // logged and counted by its hook
+    if (!app_.tls) return keys;
     auto st = app_.tls->reload();
     app_.metrics->tls_reloads.add({st.ok() ? "ok" : "error"});
     if (!st.ok()) {
@@ -605,7 +609,7 @@ class ServerImpl : public Server {
       return st;
     }
     log::info("TLS certificate reloaded from {}", app_.cfg.tls_cert);
-    return Status::Ok();
+    return keys;
   }
   void stop() override {
     if (stopped_) return;
@@ -635,6 +639,10 @@ class ServerImpl : public Server {
     if (check_host_ && !host_allowed(req.header("host"))) {
       *status = 403;
       *err = "host not allowed";
+      return nullptr;
+    }
+    if (int st = check_upload_access(app_, req, err); st != 0) {
+      *status = st;
       return nullptr;
     }
     std::string digest = req.path.substr(11);
@@ -708,6 +716,7 @@ class ServerImpl : public Server {
                             {"Access-Control-Max-Age", "43200"}});
       }
     }
+    if (!check_access(app_, req, ex)) return;
     log::debug("{} {}", req.method, req.path);
     if (req.path == "/") {
       if (req.method != "GET" && req.method != "HEAD") return send_error(*ex, 405, "method not allowed");

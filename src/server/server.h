@@ -48,6 +48,16 @@ struct ServerConfig {
   std::string tls_cert, tls_key;      // PEM files: the API listener speaks TLS only
   std::string tls_client_ca;          // PEM CA bundle: clients must present a certificate it signed
   std::vector<std::string> preload;   // models loaded at start; /readyz is 503 until they are
+  // Access control (auth.h, ratelimit.h, audit.h).
+  std::string keys_file;              // API keys file (JSON or YAML); "" = no authentication
+  int keys_poll_ms = 1000;            // how often the keys file is checked for a change
+  std::string ratelimit_redis;        // redis://[:password@]host[:port][/db]; "" = buckets in memory
+  bool ratelimit_fail_closed = false; // Redis unreachable: refuse with 503 instead of admitting
+  int64_t global_requests_per_minute = 0;  // 0 = no limit
+  int64_t global_tokens_per_minute = 0;
+  int64_t global_concurrent_streams = 0;
+  std::string audit_log;              // audit log file (JSON lines); "" or "-" = stderr
+  bool log_prompts = false;           // audit inference requests with their prompts and outputs
 };
 
 // Ollama's OLLAMA_HOST parsing: "[scheme://]host[:port][/path]"; default port 11434 unless a scheme
@@ -77,7 +87,8 @@ class Server {
   // ended cleanly (a streamed response gets a final error line, or an error event and [DONE]);
   // then the listener closes and the runners are stopped.
   virtual void stop() = 0;
-  // SIGHUP: reads the TLS certificate and key again (connections already open keep theirs).
+  // SIGHUP: reads the TLS certificate and key again (connections already open keep theirs), and
+  // the API keys file.
   virtual Status reload() = 0;
   // The metrics listener's port (0 when there is none).
   virtual uint16_t metrics_port() const = 0;

@@ -364,6 +364,38 @@ std::vector<Setting> make_settings() {
   t.push_back(string_setting("tls-client-ca", {"PADDOCK_TLS_CLIENT_CA"},
                              "PEM CA bundle: clients must present a certificate it signed (mTLS)",
                              &ServerConfig::tls_client_ca, true));
+  t.push_back(string_setting("keys-file", {"PADDOCK_KEYS_FILE"},
+                             "API keys file (JSON or YAML, `paddock keys` writes it): every route but /livez and /readyz "
+                             "then needs a key; reloaded when it changes and on SIGHUP",
+                             &ServerConfig::keys_file, true));
+  t.push_back(int_setting("keys-poll-ms", {"PADDOCK_KEYS_POLL_MS"}, "How often the keys file is checked for a change (ms)",
+                          &ServerConfig::keys_poll_ms, 50, 3600000));
+  {
+    Setting s = string_setting("ratelimit-redis", {"PADDOCK_RATELIMIT_REDIS"},
+                               "Keep rate-limit buckets in Redis, shared by every server using it: "
+                               "redis://[:password@]host[:port][/db] or unix:///path (default: in memory)",
+                               &ServerConfig::ratelimit_redis);
+    s.secret = true;
+    t.push_back(std::move(s));
+  }
+  t.push_back(bool_setting("ratelimit-fail-closed", {"PADDOCK_RATELIMIT_FAIL_CLOSED"},
+                           "Refuse requests (503) while the Redis store is unreachable, instead of admitting them unlimited",
+                           &ServerConfig::ratelimit_fail_closed));
+  t.push_back(int_setting("global-requests-per-minute", {"PADDOCK_GLOBAL_REQUESTS_PER_MINUTE"},
+                          "Inference requests per minute, all keys together (0 = no limit)",
+                          &ServerConfig::global_requests_per_minute, 0, int64_t(1) << 40));
+  t.push_back(int_setting("global-tokens-per-minute", {"PADDOCK_GLOBAL_TOKENS_PER_MINUTE"},
+                          "Generated tokens per minute, all keys together (0 = no limit)",
+                          &ServerConfig::global_tokens_per_minute, 0, int64_t(1) << 40));
+  t.push_back(int_setting("global-concurrent-streams", {"PADDOCK_GLOBAL_CONCURRENT_STREAMS"},
+                          "Inference requests running at once, all keys together (0 = no limit)",
+                          &ServerConfig::global_concurrent_streams, 0, int64_t(1) << 30));
+  t.push_back(string_setting("audit-log", {"PADDOCK_AUDIT_LOG"},
+                             "Audit log file (JSON lines: admin actions and auth failures); default stderr",
+                             &ServerConfig::audit_log));
+  t.push_back(bool_setting("log-prompts", {"PADDOCK_LOG_PROMPTS"},
+                           "Also audit inference requests with their prompts and outputs (off: never logged)",
+                           &ServerConfig::log_prompts));
   {
     Setting s;
     s.key = "preload";
