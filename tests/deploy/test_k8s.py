@@ -116,8 +116,9 @@ def paddock_config_check(name, docs, paddock, help_text):
             flag = a.split("=", 1)[0]
             takes_value = "=" not in a
             value = next(it) if takes_value else None
-            # Flags of work not yet in this binary are named, not silently dropped.
+            # Every flag the manifests pass must be one this binary has.
             if not re.search(r"(^|\s)" + re.escape(flag) + r"\b", help_text):
+                fail(f"{name}: the manifests pass {flag}, which paddock serve does not have")
                 unchecked.append(flag)
                 continue
             args += [a] + ([value] if takes_value else [])
