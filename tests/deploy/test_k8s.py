@@ -121,6 +121,16 @@ def paddock_config_check(name, docs, paddock, help_text):
                 fail(f"{name}: the manifests pass {flag}, which paddock serve does not have")
                 unchecked.append(flag)
                 continue
+            # A Secret-mounted file (the keys file) stands in as a real one made here with the
+            # real `paddock keys create`, so --print-config reads and checks it.
+            if flag == "--keys-file" and value is not None:
+                keys = os.path.join(tmp, "keys.yaml")
+                if not os.path.exists(keys):
+                    k = subprocess.run([paddock, "keys", "create", "--file", keys, "--role", "user"],
+                                       capture_output=True, text=True, timeout=30)
+                    if k.returncode != 0:
+                        fail(f"{name}: paddock keys create: {k.stderr.strip()}")
+                value = keys
             args += [a] + ([value] if takes_value else [])
         env = dict(os.environ, HOME=tmp)
         p = subprocess.run([paddock, "serve", "--config", cfg, *args, "--print-config"], capture_output=True,
