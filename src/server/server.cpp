@@ -672,12 +672,12 @@ class ServerImpl : public Server {
     app_.cut_off = true;
     // Requests still waiting for a pool thread get their 503 now; running generations get their
     // clean last message; request work already running (bounded: schema budget, body caps) gets
-    // up to 10 s to send its answer.
+    // up to 14 s to send its answer (the exit stays within the documented drain timeout + 15 s).
     size_t refused = app_.pool ? app_.pool->cancel_queued() : 0;
     size_t n = app_.jobs.cut_all();
     log::warn("drain timeout: ended {} running request(s), refused {} queued", n, refused);
     auto grace = steady_clock::now() + seconds(3);
-    auto pool_grace = steady_clock::now() + seconds(10);
+    auto pool_grace = steady_clock::now() + seconds(14);
     auto pool_busy = [&] { return app_.pool && app_.pool->running() > 0; };
     while (steady_clock::now() < pool_grace &&
            ((http_->busy() > 0 && steady_clock::now() < grace) || pool_busy()))

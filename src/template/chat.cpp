@@ -251,8 +251,8 @@ Result<std::string> render_ollama(const ChatRequest& r, const RenderLimits& limi
   return out;
 }
 
-// A chat template that knows nothing of tools (no "tool" anywhere in it, as Gemma's) still gets
-// agents' histories: their tool turns are written as text it can render. An assistant turn's
+// A chat template that knows nothing of tools (no "tool" anywhere in it, as Gemma's) and refuses
+// an agent's history still gets it: the tool turns are written as text it can render. An assistant turn's
 // tool calls become JSON after its content, a `tool` result becomes a user turn holding
 // {"tool_response": {"name", "content"}}, and turns of one role in a row are joined, since such
 // templates often insist that roles alternate.
@@ -308,8 +308,7 @@ Result<RenderedPrompt> render_chat(const ChatRequest& r, const RenderLimits& lim
   if (r.jinja_template.empty())
     return Error(ErrorCode::kNotFound, "the model has no chat template (neither an Ollama TEMPLATE nor tokenizer.chat_template)");
   ojson ctx = ojson::object();
-  bool knows_tools = r.jinja_template.find("tool") != std::string::npos;
-  ctx["messages"] = !knows_tools && has_tool_turns(r.messages) ? tool_turns_as_text(r.messages) : r.messages;
+  ctx["messages"] = r.messages;
   ctx["add_generation_prompt"] = r.add_generation_prompt;
   ctx["tools"] = r.tools.is_array() ? r.tools : ojson(nullptr);
   ctx["documents"] = nullptr;
@@ -318,8 +317,15 @@ Result<RenderedPrompt> render_chat(const ChatRequest& r, const RenderLimits& lim
   if (r.think.has_value()) ctx["enable_thinking"] = *r.think;
   if (r.extra.is_object())
     for (auto it = r.extra.begin(); it != r.extra.end(); ++it) ctx[it.key()] = it.value();
-  ASSIGN_OR_RETURN(std::string s, render_jinja(r.jinja_template, ctx, limits));
-  return RenderedPrompt{std::move(s), TemplateEngine::kJinja};
+  auto s = render_jinja(r.jinja_template, ctx, limits);
+  // The history as given first (what transformers' apply_chat_template renders); only when a
+  // template that knows nothing of tools refuses an agent's tool turns are they written as text.
+  if (!s.ok() && has_tool_turns(r.messages) && r.jinja_template.find("tool") == std::string::npos) {
+    ctx["messages"] = tool_turns_as_text(r.messages);
+    if (auto again = render_jinja(r.jinja_template, ctx, limits); again.ok()) s = std::move(again);
+  }
+  if (!s.ok()) return s.error();
+  return RenderedPrompt{std::move(*s), TemplateEngine::kJinja};
 }
 
 }  // namespace paddock::chat_template

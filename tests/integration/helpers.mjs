@@ -3,6 +3,7 @@
 // PADDOCK_BIN names the binary (CTest passes $<TARGET_FILE:paddock>).
 import { spawn, execFileSync } from 'node:child_process';
 import net from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { mkdtempSync, writeFileSync, rmSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -165,4 +166,38 @@ export function metric(samples, name, labels = {}) {
     keys.every((k) => s.labels[k] === labels[k]));
   if (hit.length > 1) throw new Error(`${name} ${JSON.stringify(labels)} matches ${hit.length} samples`);
   return hit[0]?.value;
+}
+
+// Times `count` GET /api/version requests, `gapMs` apart, each on a fresh connection, from a
+// worker thread with its own event loop: what the server takes, not how long this process's
+// main loop (busy driving a burst of 200 clients) takes to notice the answer. Resolves with
+// [{ status, ms }].
+export function probeVersionInWorker(port, count, gapMs = 5) {
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const net = require('node:net');
+    const one = () => new Promise((resolve) => {
+      let t0 = performance.now(), buf = '', done = false;
+      const s = net.connect(workerData.port, '127.0.0.1', () => {
+        t0 = performance.now();
+        s.write('GET /api/version HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nConnection: close\\r\\n\\r\\n');
+      });
+      const finish = (status) => { if (done) return; done = true; s.destroy(); resolve({ status, ms: performance.now() - t0 }); };
+      s.on('data', (d) => { buf += d; const m = buf.match(/^HTTP\\/1\\.1 (\\d+)/); if (m && buf.includes('\\r\\n\\r\\n')) finish(Number(m[1])); });
+      s.on('error', () => finish(0));
+      s.on('close', () => finish(0));
+    });
+    (async () => {
+      const out = [];
+      for (let i = 0; i < workerData.count; i++) {
+        out.push(await one());
+        await new Promise((r) => setTimeout(r, workerData.gapMs));
+      }
+      parentPort.postMessage(out);
+    })();`;
+  return new Promise((resolve, reject) => {
+    const w = new Worker(code, { eval: true, workerData: { port, count, gapMs } });
+    w.once('message', (m) => { resolve(m); w.terminate(); });
+    w.once('error', reject);
+  });
 }

@@ -5,7 +5,12 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, readFileSync } from 'node:fs';
 import { Ollama } from 'ollama';
-import { startServer, MODEL, post, makeStore, sleep, waitFor, timed, pct, runnerStats } from './helpers.mjs';
+import { startServer, MODEL, post, makeStore, sleep, waitFor, timed, pct, runnerStats, probeVersionInWorker } from './helpers.mjs';
+
+// The bounds are the product's (a release build). The sanitizer build CI runs is about 3x slower
+// on this path (ASan + UBSan on every parse and write), so there they are 3x, and the test says so.
+const SLOW = process.env.PADDOCK_SANITIZED === '1' ? 3 : 1;
+if (SLOW > 1) console.log(`sanitizer build: latency bounds x${SLOW}`);
 
 const dir = makeStore();
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -28,28 +33,23 @@ test('200 generate requests at once: /api/version p99 < 50 ms, 503s over --max-q
     const body = JSON.stringify({ model: MODEL, prompt: 'q', stream: false, options: { num_predict: 1 } });
     const req = `POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    // The probe runs in a worker thread (its own event loop: this one is busy with the burst's
+    // 200 clients) and starts with the burst.
+    const probe = probeVersionInWorker(srv.port, 60);
     const burst = Array.from({ length: 200 }, () => timed(srv.port, req));
-    const versions = [];
-    const probe = (async () => {
-      for (let i = 0; i < 60; i++) {
-        versions.push(await timed(srv.port, 'GET /api/version HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'));
-        await sleep(5);
-      }
-    })();
     // The burst's refusals come back while the 20 admitted ones wait behind the holder.
     const refused = [];
     for (const p of burst) p.then((r) => { if (r.status === 503) refused.push(r); });
     await waitFor(() => refused.length >= 200 - 20 - 1, 5000);
-    await probe;
-    for (const v of versions) v.sock.destroy();
+    const versions = await probe;
     assert.ok(versions.every((v) => v.status === 200), versions.map((v) => v.status).join(','));
     const p99 = pct(versions.map((v) => v.ms), 0.99);
     if (process.env.PADDOCK_IT_VERBOSE) console.log('version ms', versions.map((v) => v.ms.toFixed(1)).join(' '),
       '\n503 ms', refused.map((r) => r.ms.toFixed(1)).join(' '));
-    assert.ok(p99 < 50, `/api/version p99 ${p99.toFixed(1)} ms`);
+    assert.ok(p99 < 50 * SLOW, `/api/version p99 ${p99.toFixed(1)} ms (bound ${50 * SLOW})`);
     assert.ok(refused.length >= 200 - 20 - 1, `only ${refused.length} refused`);
     const slowest = Math.max(...refused.map((r) => r.ms));
-    assert.ok(slowest < 100, `a 503 took ${slowest.toFixed(1)} ms`);
+    assert.ok(slowest < 100 * SLOW, `a 503 took ${slowest.toFixed(1)} ms (bound ${100 * SLOW})`);
     for (const r of refused) assert.match(r.head, /Retry-After: 1/i);
     holder.abort();
     const all = await Promise.race([Promise.all(burst), sleep(20000).then(() => [])]);
@@ -77,14 +77,10 @@ test('schemas at the compile budget are refused with a 400 while /api/version st
       post(`${srv.url}/api/generate`, { model: MODEL, prompt: 'x', format: wide, stream: false, options: { num_predict: 1 } }));
     const doubled = post(`${srv.url}/api/generate`, { model: MODEL, prompt: 'x', format: doubling, stream: false,
       options: { num_predict: 1 } });
-    const versions = [];
-    for (let i = 0; i < 40; i++) {
-      versions.push(await timed(srv.port, 'GET /api/version HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'));
-      await sleep(5);
-    }
-    for (const v of versions) v.sock.destroy();
+    const versions = await probeVersionInWorker(srv.port, 40);
+    if (process.env.PADDOCK_IT_VERBOSE) console.log('version ms', versions.map((v) => v.ms.toFixed(1)).join(' '));
     const p99 = pct(versions.map((v) => v.ms), 0.99);
-    assert.ok(p99 < 50, `/api/version p99 ${p99.toFixed(1)} ms while schemas compile`);
+    assert.ok(p99 < 50 * SLOW, `/api/version p99 ${p99.toFixed(1)} ms while schemas compile (bound ${50 * SLOW})`);
     for (const r of await Promise.all(hostile)) {
       assert.equal(r.status, 400, r.text.slice(0, 200));
       assert.match(r.json.error, /too complex|limit/);
