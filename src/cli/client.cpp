@@ -156,6 +156,13 @@ std::string build_request(const std::string& method, const std::string& host, co
                           const std::string& body) {
   std::string r = method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: paddock/" PADDOCK_VERSION
                   "\r\nAccept: application/x-ndjson, application/json\r\nConnection: close\r\n";
+  // A server with API keys (serve --keys-file): the key from PADDOCK_API_KEY, as `paddock bench`
+  // takes it. A value with control characters is not sent (it could not be a key).
+  if (const char* k = std::getenv("PADDOCK_API_KEY"); k && *k) {
+    std::string_view key(k);
+    if (std::none_of(key.begin(), key.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+      r += "Authorization: Bearer " + std::string(key) + "\r\n";
+  }
   if (!body.empty() || method == "POST" || method == "DELETE")
     r += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   return r + "\r\n" + body;

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import OpenAI from 'openai';
 import { Ollama } from 'ollama';
 import { BIN, MODEL, makeStore, startServer, post, waitFor, scrape, metric, sleep } from './helpers.mjs';
@@ -225,6 +225,20 @@ test('the real clients work with a key and get clear errors without one', async 
   await assert.rejects(anon.list(), (e) => e.status_code === 401 && /missing API key/.test(e.message));
   const ov = new Ollama({ host: srv.url, headers: bearer(keys.viewer) });
   await assert.rejects(ov.delete({ model: MODEL }), (e) => e.status_code === 403 && /needs role admin/.test(e.message));
+});
+
+test('the paddock CLI sends PADDOCK_API_KEY', () => {
+  const cli = (key, args) => spawnSync(BIN, args, { encoding: 'utf8', timeout: 30000,
+    env: { ...process.env, PADDOCK_HOST: srv.url, OLLAMA_HOST: '', PADDOCK_API_KEY: key } });
+  let r = cli(keys.viewer.token, ['list']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^tiny:latest\s/m);
+  r = cli('', ['list']);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /missing API key/);
+  r = cli(keys.viewer.token, ['rm', 'nothing:latest']);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /needs role admin/);
 });
 
 test('audit log: admin actions and auth failures, with key ids and never secrets or prompts', async () => {
