@@ -355,15 +355,19 @@ void KeyStore::start_watching() {
   if (poll_ms_ > 0 && !watcher_.joinable()) watcher_ = std::thread([this] { watch(); });
 }
 
-Status KeyStore::reload() {
-  std::unique_lock lk(mu_);
+// What identifies the file's current content without reading it (a Secret mount swaps a symlink:
+// a new inode; an edit in place: a new size or mtime); all zero when it is missing.
+KeyStore::FileId KeyStore::file_id(const std::string& path) {
   struct stat st {};
-  FileId id;
-  if (::stat(path_.c_str(), &st) == 0)
-    id = {uint64_t(st.st_dev), uint64_t(st.st_ino), uint64_t(st.st_size),
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {uint64_t(st.st_dev), uint64_t(st.st_ino), uint64_t(st.st_size),
           int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
           int64_t(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec};
-  seen_ = id;  // a bad file is not retried until it changes again
+}
+
+Status KeyStore::reload() {
+  std::unique_lock lk(mu_);
+  seen_ = file_id(path_);  // a bad file is not retried until it changes again
   auto f = read_key_file(path_);
   auto cb = on_reload_;
   if (!f.ok()) {
@@ -386,13 +390,7 @@ Status KeyStore::reload() {
 void KeyStore::watch() {
   std::unique_lock lk(mu_);
   while (!cv_.wait_for(lk, std::chrono::milliseconds(poll_ms_), [this] { return stop_; })) {
-    struct stat st {};
-    FileId id;
-    if (::stat(path_.c_str(), &st) == 0)
-      id = {uint64_t(st.st_dev), uint64_t(st.st_ino), uint64_t(st.st_size),
-            int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
-            int64_t(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec};
-    if (id == seen_) continue;
+    if (file_id(path_) == seen_) continue;
     lk.unlock();
     auto s = reload();
     if (!s.ok()) log::error("keys: reload failed, keeping the keys in force: {}", s.error().message());

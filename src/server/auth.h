@@ -120,6 +120,7 @@ class KeyStore {
     int64_t mtime_ns = 0, ctime_ns = 0;
     bool operator==(const FileId&) const = default;
   } seen_;
+  static FileId file_id(const std::string& path);
   std::function<void(bool, const std::string&)> on_reload_;
 };
 
